@@ -1,0 +1,115 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One setting list for every Swift target (see docs/development.md).
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "settle",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "settle", targets: ["settle"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // MARK: - C libraries (Linux only; the only modules that import C)
+        .systemLibrary(name: "CMNL", pkgConfig: "libmnl", providers: [.apt(["libmnl-dev"])]),
+        .systemLibrary(name: "CNFTNL", pkgConfig: "libnftnl", providers: [.apt(["libnftnl-dev"])]),
+        .systemLibrary(name: "CNFTables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
+
+        // MARK: - Pure core
+        .target(name: "SettleModel", swiftSettings: swiftSettings),
+        .target(name: "SettleDataplane", dependencies: ["SettleModel"], swiftSettings: swiftSettings),
+        .target(
+            name: "SettleKubeProxyRules",
+            dependencies: ["SettleModel", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SettleKube",
+            dependencies: ["SettleModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "SettleSelection", dependencies: ["SettleModel", "SettleKube"], swiftSettings: swiftSettings),
+
+        // MARK: - Edges
+        .target(
+            name: "SettleDataplaneLinux",
+            dependencies: [
+                "SettleModel", "SettleDataplane",
+                .target(name: "CMNL", condition: .when(platforms: [.linux])),
+                .target(name: "CNFTNL", condition: .when(platforms: [.linux])),
+                .target(name: "CNFTables", condition: .when(platforms: [.linux])),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SettleKubeClient",
+            dependencies: [
+                "SettleKube",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SettleAPIServer",
+            dependencies: [
+                "SettleKube",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "SettleApp",
+            dependencies: [
+                "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
+                "SettleKube", "SettleSelection", "SettleKubeClient", "SettleAPIServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "settle", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
+
+        // MARK: - Tests
+        .testTarget(name: "SettleDataplaneTests", dependencies: ["SettleDataplane", "SettleModel"],
+                    resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettleDataplaneLinuxTests",
+            dependencies: ["SettleDataplaneLinux", "SettleDataplane", "SettleModel", "SettleKubeProxyRules",
+                           .product(name: "Subprocess", package: "swift-subprocess")],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SettleKubeProxyRulesTests", dependencies: ["SettleKubeProxyRules", "SettleModel"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SettleKubeTests", dependencies: ["SettleKube", "SettleModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SettleSelectionTests", dependencies: ["SettleSelection", "SettleKube", "SettleModel"],
+                    swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettleKubeClientTests",
+            dependencies: ["SettleKubeClient", "SettleAPIServer", "SettleKube",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Subprocess", package: "swift-subprocess")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SettleAppTests", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,30 @@
+import SettleDataplane
+import SettleDataplaneLinux
+import SettleModel
+
+/// A reader chosen for `--mode`, with a note saying how `auto` decided.
+struct SelectedReader: Sendable {
+    var reader: any DataplaneReader
+    var note: String?
+
+    func read() async throws(DataplaneError) -> DataplaneSnapshot { try await reader.read() }
+}
+
+/// Picks the dataplane reader for a mode; `auto` looks for kube-proxy's rules.
+enum DataplaneSelection {
+    static func reader(mode: ModeChoice, netns: String?, via: NFTablesReader.Path) async throws(DataplaneError) -> SelectedReader {
+        switch mode {
+        case .nftables:
+            return SelectedReader(reader: NFTablesReader(netns: netns, path: via))
+        case .iptables:
+            throw .unsupported("iptables reader not wired yet")
+        case .auto:
+            if try await NFTablesReader.probe(netns: netns) {
+                return SelectedReader(reader: NFTablesReader(netns: netns, path: via), note: "mode auto: found kube-proxy's nftables tables")
+            }
+            return SelectedReader(
+                reader: NFTablesReader(netns: netns, path: via),
+                note: "mode auto: no kube-proxy rules found in nftables or iptables; showing nftables")
+        }
+    }
+}

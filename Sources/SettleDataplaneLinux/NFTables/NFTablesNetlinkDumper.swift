@@ -1,0 +1,219 @@
+#if os(Linux)
+import CMNL
+import CNFTNL
+import Glibc
+import SettleDataplane
+
+/// Dumps nftables objects over `NETLINK_NETFILTER` with libmnl and copies them out of libnftnl's
+/// parsed objects into ``NFTLowLevelTable`` — the same requests `nft list table` sends.
+///
+/// This file only transcribes what libnftnl parsed; interpretation (registers, anonymous maps,
+/// typed elements) is pure code in `SettleDataplane`. Must be used on the thread that created
+/// `socket`.
+struct NFTablesNetlinkDumper {
+    let socket: NetlinkSocket
+
+    init(socket: NetlinkSocket) { self.socket = socket }
+
+    /// The ruleset generation: it changes with every committed transaction, so equal values before
+    /// and after a multi-request read prove the read saw one consistent ruleset.
+    func generation() throws(DataplaneError) -> UInt32 {
+        var id: UInt32?
+        try socket.exchange(operation: "get generation", dump: false) { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETGEN.rawValue), UInt16(AF_UNSPEC), 0, seq)!
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            guard let gen = nftnl_gen_alloc() else { return }
+            defer { nftnl_gen_free(gen) }
+            if nftnl_gen_nlmsg_parse(header, gen) >= 0 { id = nftnl_gen_get_u32(gen, UInt16(NFTNL_GEN_ID)) }
+        }
+        guard let id else { throw .netlink(operation: "get generation (no reply)", errno: EPROTO) }
+        return id
+    }
+
+    /// Every table in the namespace.
+    func tables() throws(DataplaneError) -> [(family: NFTFamily, name: String)] {
+        var out: [(NFTFamily, String)] = []
+        try socket.exchange(operation: "list tables", dump: true) { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETTABLE.rawValue), UInt16(AF_UNSPEC), UInt16(NLM_F_DUMP), seq)!
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            guard let table = nftnl_table_alloc() else { return }
+            defer { nftnl_table_free(table) }
+            guard nftnl_table_nlmsg_parse(header, table) >= 0,
+                let family = NFTFamily(rawValue: UInt8(truncatingIfNeeded: nftnl_table_get_u32(table, UInt16(NFTNL_TABLE_FAMILY.rawValue)))),
+                let name = nftnl_table_get_str(table, UInt16(NFTNL_TABLE_NAME.rawValue))
+            else { return }
+            out.append((family, String(cString: name)))
+        }
+        return out
+    }
+
+    /// Chains, sets with their elements, and rules of one table.
+    func table(family: NFTFamily, name: String) throws(DataplaneError) -> NFTLowLevelTable {
+        var result = NFTLowLevelTable(family: family, name: name)
+        result.chains = try chains(family: family, table: name)
+        result.sets = try sets(family: family, table: name)
+        for index in result.sets.indices {
+            result.sets[index].elements = try elements(family: family, table: name, set: result.sets[index].name)
+        }
+        result.rules = try rules(family: family, table: name)
+        return result
+    }
+
+    private func chains(family: NFTFamily, table: String) throws(DataplaneError) -> [String] {
+        var names: [String] = []
+        try socket.exchange(operation: "list chains") { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETCHAIN.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+            let chain = nftnl_chain_alloc()!
+            nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
+            nftnl_chain_nlmsg_build_payload(header, chain)
+            nftnl_chain_free(chain)
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            guard let chain = nftnl_chain_alloc() else { return }
+            defer { nftnl_chain_free(chain) }
+            guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
+                let tableName = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue)), String(cString: tableName) == table,
+                let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue))
+            else { return }
+            names.append(String(cString: name))
+        }
+        return names
+    }
+
+    private func sets(family: NFTFamily, table: String) throws(DataplaneError) -> [NFTLowLevelSet] {
+        var out: [NFTLowLevelSet] = []
+        try socket.exchange(operation: "list sets") { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETSET.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+            nftnl_set_nlmsg_build_payload(header, set)
+            nftnl_set_free(set)
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            guard let set = nftnl_set_alloc() else { return }
+            defer { nftnl_set_free(set) }
+            guard nftnl_set_nlmsg_parse(header, set) >= 0,
+                let tableName = nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue)), String(cString: tableName) == table,
+                let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue))
+            else { return }
+            func u32(_ attribute: nftnl_set_attr) -> UInt32? {
+                nftnl_set_is_set(set, UInt16(attribute.rawValue)) ? nftnl_set_get_u32(set, UInt16(attribute.rawValue)) : nil
+            }
+            var userData: [UInt8] = []
+            var length: UInt32 = 0
+            if nftnl_set_is_set(set, UInt16(NFTNL_SET_USERDATA.rawValue)),
+                let data = nftnl_set_get_data(set, UInt16(NFTNL_SET_USERDATA.rawValue), &length)
+            {
+                userData = Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
+            }
+            let byteOrder = UserData.attribute(UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), in: userData).flatMap(UserData.u32)
+            out.append(NFTLowLevelSet(
+                name: String(cString: name), flags: u32(NFTNL_SET_FLAGS) ?? 0, keyType: u32(NFTNL_SET_KEY_TYPE) ?? 0,
+                keyLength: u32(NFTNL_SET_KEY_LEN) ?? 0, dataType: u32(NFTNL_SET_DATA_TYPE), dataLength: u32(NFTNL_SET_DATA_LEN),
+                keyByteOrder: byteOrder))
+        }
+        return out
+    }
+
+    private func elements(family: NFTFamily, table: String, set name: String) throws(DataplaneError) -> [NFTLowLevelElement] {
+        var out: [NFTLowLevelElement] = []
+        try socket.exchange(operation: "list elements of \(name)") { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETSETELEM.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+            nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
+            nftnl_set_elems_nlmsg_build_payload(header, set)
+            nftnl_set_free(set)
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            guard let set = nftnl_set_alloc() else { return }
+            defer { nftnl_set_free(set) }
+            guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
+            defer { nftnl_set_elems_iter_destroy(iterator) }
+            var element = nftnl_set_elems_iter_cur(iterator)
+            while let e = element {
+                out.append(Self.element(e))
+                element = nftnl_set_elems_iter_next(iterator)
+            }
+        }
+        return out
+    }
+
+    private static func element(_ e: OpaquePointer) -> NFTLowLevelElement {
+        func bytes(_ attribute: Int) -> [UInt8]? {
+            guard nftnl_set_elem_is_set(e, UInt16(attribute)) else { return nil }
+            var length: UInt32 = 0
+            guard let data = nftnl_set_elem_get(e, UInt16(attribute), &length) else { return nil }
+            return Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
+        }
+        var element = NFTLowLevelElement(key: bytes(Int(NFTNL_SET_ELEM_KEY)) ?? [])
+        element.data = bytes(Int(NFTNL_SET_ELEM_DATA))
+        if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_VERDICT)) {
+            element.verdict = Int32(bitPattern: nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_VERDICT)))
+        }
+        if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_CHAIN)),
+            let chain = nftnl_set_elem_get_str(e, UInt16(NFTNL_SET_ELEM_CHAIN))
+        {
+            element.chain = String(cString: chain)
+        }
+        if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_FLAGS)) {
+            element.flags = nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS))
+        }
+        if let userData = bytes(Int(NFTNL_SET_ELEM_USERDATA)) {
+            element.comment = UserData.attribute(UInt8(NFTNL_UDATA_SET_ELEM_COMMENT.rawValue), in: userData).map(UserData.string)
+        }
+        return element
+    }
+
+    private func rules(family: NFTFamily, table: String) throws(DataplaneError) -> [NFTLowLevelRule] {
+        var out: [NFTLowLevelRule] = []
+        try socket.exchange(operation: "list rules") { buffer, seq in
+            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+            let rule = nftnl_rule_alloc()!
+            nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+            nftnl_rule_nlmsg_build_payload(header, rule)
+            nftnl_rule_free(rule)
+            return Int(header.pointee.nlmsg_len)
+        } handle: { header in
+            if let rule = NFTablesExpressionDecoder.rule(header, table: table) { out.append(rule) }
+        }
+        return out
+    }
+}
+
+extension NetlinkSocket {
+    func exchange(
+        operation: String,
+        build: (UnsafeMutablePointer<CChar>, UInt32) -> Int,
+        handle: (UnsafePointer<nlmsghdr>) throws(DataplaneError) -> Void
+    ) throws(DataplaneError) {
+        try exchange(operation: operation, dump: true, build: build, handle: handle)
+    }
+}
+
+/// libnftnl user data: a sequence of `{u8 type; u8 length; value}` records.
+enum UserData {
+    static func attribute(_ type: UInt8, in data: [UInt8]) -> [UInt8]? {
+        var i = 0
+        while i + 2 <= data.count {
+            let t = data[i]
+            let length = Int(data[i + 1])
+            guard i + 2 + length <= data.count else { return nil }
+            if t == type { return Array(data[(i + 2)..<(i + 2 + length)]) }
+            i += 2 + length
+        }
+        return nil
+    }
+
+    static func string(_ value: [UInt8]) -> String {
+        String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    static func u32(_ value: [UInt8]) -> UInt32? {
+        guard value.count == 4 else { return nil }
+        return value.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }
+    }
+}
+#endif

@@ -1,0 +1,8 @@
+import SettleApp
+
+@main
+struct Entry {
+    static func main() async {
+        await SettleEntry.main()
+    }
+}
