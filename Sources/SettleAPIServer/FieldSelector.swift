@@ -1,0 +1,39 @@
+import Foundation
+
+/// A parsed field selector (the `fieldSelector` query parameter), e.g. `metadata.name=node-a`.
+///
+/// Clauses are `path=value`, `path==value` or `path!=value`, joined by commas meaning AND. Any dotted
+/// path into the object is accepted; values are compared as strings, as the real server does.
+public struct FieldSelector: Hashable, Sendable {
+    public struct Requirement: Hashable, Sendable {
+        public var path: String
+        public var value: String
+        public var negated: Bool
+    }
+
+    public var requirements: [Requirement]
+
+    /// Parses a selector string; an empty string selects everything.
+    public init(parsing text: String) throws(SelectorError) {
+        requirements = []
+        for clause in text.split(separator: ",") {
+            let clause = clause.trimmingSpaces()
+            if clause.isEmpty { continue }
+            if let range = clause.range(of: "!=") {
+                requirements.append(.init(path: String(clause[..<range.lowerBound]), value: String(clause[range.upperBound...]), negated: true))
+            } else if let range = clause.range(of: "==") ?? clause.range(of: "=") {
+                requirements.append(.init(path: String(clause[..<range.lowerBound]), value: String(clause[range.upperBound...]), negated: false))
+            } else {
+                throw SelectorError(selector: clause)
+            }
+        }
+    }
+
+    /// Whether the object is selected. A missing field compares as the empty string.
+    public func matches(_ object: JSONValue) -> Bool {
+        requirements.allSatisfy { requirement in
+            let actual = object.string(atPath: requirement.path) ?? ""
+            return (actual == requirement.value) != requirement.negated
+        }
+    }
+}

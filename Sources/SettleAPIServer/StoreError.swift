@@ -1,0 +1,60 @@
+/// Why the stand-in refused a request; each maps to the HTTP status and `Status` reason the real server uses.
+public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    case notFound(resource: String, name: String)
+    case alreadyExists(resource: String, name: String)
+    case conflict(resource: String, name: String)
+    case invalid(String)
+    /// The requested resourceVersion left the retained history (`410 Gone`, reason `Expired`).
+    case expired(requested: Int64, oldest: Int64)
+    case badRequest(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let resource, let name): "\(resource) \"\(name)\" not found"
+        case .alreadyExists(let resource, let name): "\(resource) \"\(name)\" already exists"
+        case .conflict(let resource, let name):
+            "Operation cannot be fulfilled on \(resource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+        case .invalid(let message): message
+        case .expired(let requested, let oldest): "too old resource version: \(requested) (\(oldest))"
+        case .badRequest(let message): message
+        }
+    }
+
+    var code: Int {
+        switch self {
+        case .notFound: 404
+        case .alreadyExists, .conflict: 409
+        case .invalid: 422
+        case .expired: 410
+        case .badRequest: 400
+        }
+    }
+
+    var reason: String {
+        switch self {
+        case .notFound: "NotFound"
+        case .alreadyExists: "AlreadyExists"
+        case .conflict: "Conflict"
+        case .invalid: "Invalid"
+        case .expired: "Expired"
+        case .badRequest: "BadRequest"
+        }
+    }
+
+    /// The `Status` object the real server sends for this error.
+    var status: JSONValue { StatusObject.failure(code: code, reason: reason, message: description) }
+}
+
+/// Builds `metav1.Status` objects.
+enum StatusObject {
+    static func failure(code: Int, reason: String, message: String) -> JSONValue {
+        .object([
+            "kind": "Status", "apiVersion": "v1", "metadata": .object([:]), "status": "Failure",
+            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
+        ])
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}
