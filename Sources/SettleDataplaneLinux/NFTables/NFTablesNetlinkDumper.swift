@@ -132,10 +132,9 @@ struct NFTablesNetlinkDumper {
             defer { nftnl_set_free(set) }
             guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
             defer { nftnl_set_elems_iter_destroy(iterator) }
-            var element = nftnl_set_elems_iter_cur(iterator)
-            while let e = element {
+            // `iter_next` returns the current element and then advances.
+            while let e = nftnl_set_elems_iter_next(iterator) {
                 out.append(Self.element(e))
-                element = nftnl_set_elems_iter_next(iterator)
             }
         }
         return out
