@@ -49,6 +49,16 @@ struct IPTablesSaveParserTests: IPTablesTestHelpers {
         #expect(rule.destinationAddressType?.negated == true)
     }
 
+    /// `!` binds to the option after it, also after a flag without values (`--reap ! -s …`); `! !` is refused.
+    @Test func negationBindsForward() throws {
+        let line = "-A X -m recent --rcheck --reap ! -s 10.0.0.0/8 -j Y"
+        let rule = try #require(IPTablesRule(tokens: Array(IPTablesTokenizer.tokenize(line)!.dropFirst()), text: line))
+        #expect(rule.option("--reap")?.negated == false)
+        #expect(rule.source?.negated == true)
+        let twice = "-A X ! ! -s 10.0.0.0/8 -j Y"
+        #expect(IPTablesRule(tokens: Array(IPTablesTokenizer.tokenize(twice)!.dropFirst()), text: twice) == nil)
+    }
+
     /// Tables, chain declarations in order, policies and rules are read; comments and COMMIT are structure.
     @Test func parsesTablesChainsAndRules() throws {
         let save = IPTablesSave(parsing: try IPTablesFixtures.text("cluster-v4.txt"))

@@ -52,12 +52,9 @@ public struct IPTablesRule: Hashable, Sendable, CustomStringConvertible {
         var module: String?
         for token in tokens.dropFirst() {
             if !token.quoted, token.text == "!" {
-                // `-s ! 10.0.0.0/8` (old syntax): the `!` follows its option directly.
-                if let last = options.last, last.values.isEmpty, !negateNext {
-                    options[options.count - 1].negated = true
-                } else {
-                    negateNext = true
-                }
+                // iptables 1.8 prints `!` before the option it negates (`! -s …`, `! --dst-type …`).
+                guard !negateNext else { return nil }
+                negateNext = true
                 continue
             }
             if !token.quoted, Self.isOptionName(token.text) {
