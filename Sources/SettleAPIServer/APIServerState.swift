@@ -75,6 +75,11 @@ public actor APIServerState {
         try decode(delete(in: resource(for: T.self), namespace: namespace, name: name))
     }
 
+    /// Reads one typed object as stored.
+    public func get<T: KubeObject>(_ type: T.Type, namespace: String? = nil, name: String) throws -> T {
+        try decode(get(resource(for: T.self), namespace: namespace, name: name))
+    }
+
     /// Creates an object given as JSON.
     @discardableResult
     public func create(json: JSONValue, in resource: APIResource) throws(StoreError) -> JSONValue {
