@@ -17,10 +17,15 @@ enum DataplaneSelection {
         case .nftables:
             return SelectedReader(reader: NFTablesReader(netns: netns, path: via))
         case .iptables:
-            throw .unsupported("iptables reader not wired yet")
+            return SelectedReader(reader: IPTablesReader(netns: netns))
         case .auto:
             if try await NFTablesReader.probe(netns: netns) {
                 return SelectedReader(reader: NFTablesReader(netns: netns, path: via), note: "mode auto: found kube-proxy's nftables tables")
+            }
+            if let backend = await IPTablesReader.detect(netns: netns) {
+                return SelectedReader(
+                    reader: IPTablesReader(netns: netns, backend: backend),
+                    note: "mode auto: found kube-proxy's iptables chains (\(backend.rawValue) backend)")
             }
             return SelectedReader(
                 reader: NFTablesReader(netns: netns, path: via),
