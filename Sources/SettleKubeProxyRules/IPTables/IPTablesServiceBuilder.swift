@@ -36,10 +36,11 @@ struct IPTablesServiceBuilder {
         let proto = p.protocol.lowercased
         let name = p.name
         let svcName = name.description
-        let svcChain = IPTablesNames.svc(name, protocol: p.protocol)
-        let svlChain = IPTablesNames.svl(name, protocol: p.protocol)
-        let extChain = IPTablesNames.ext(name, protocol: p.protocol)
-        let fwChain = IPTablesNames.fw(name, protocol: p.protocol)
+        let hash = IPTablesNames.portProtoHash(name, protocol: p.protocol)
+        let svcChain = "KUBE-SVC-" + hash
+        let svlChain = "KUBE-SVL-" + hash
+        let extChain = "KUBE-EXT-" + hash
+        let fwChain = "KUBE-FW-" + hash
 
         let usesClusterPolicyChain = !cluster.isEmpty && p.usesClusterEndpoints
         let usesLocalPolicyChain = !local.isEmpty && p.usesLocalEndpoints
@@ -90,7 +91,12 @@ struct IPTablesServiceBuilder {
             let known = Set(reachable)
             reachable += local.filter { !known.contains($0) }
         }
-        for ep in reachable { t.natChains.append(IPTablesNames.sep(name, protocol: p.protocol, endpoint: ep)) }
+        var seps: [EndpointAddress: String] = [:]
+        for ep in reachable {
+            let sep = IPTablesNames.sep(name, protocol: p.protocol, endpoint: ep)
+            seps[ep] = sep
+            t.natChains.append(sep)
+        }
 
         // ClusterIP.
         if hasInternalEndpoints {
@@ -180,13 +186,13 @@ struct IPTablesServiceBuilder {
                 "-A \(fwChain) -m comment --comment \"other traffic to \(svcName) will be dropped by KUBE-PROXY-FIREWALL\"")
         }
 
-        if usesClusterPolicyChain { writeServiceToEndpointRules(p, chain: svcChain, endpoints: cluster, &t) }
-        if usesLocalPolicyChain { writeServiceToEndpointRules(p, chain: svlChain, endpoints: local, &t) }
+        if usesClusterPolicyChain { writeServiceToEndpointRules(p, chain: svcChain, endpoints: cluster, seps: seps, &t) }
+        if usesLocalPolicyChain { writeServiceToEndpointRules(p, chain: svlChain, endpoints: local, seps: seps, &t) }
 
         // Endpoint chains.
         let comment = serviceComment(svcName)
         for ep in reachable {
-            let sep = IPTablesNames.sep(name, protocol: p.protocol, endpoint: ep)
+            let sep = seps[ep, default: ""]
             t.natRules.append("-A \(sep)\(comment) -s \(ep.ip) -j KUBE-MARK-MASQ")
             let recent = p.affinityTimeoutSeconds != nil ? " -m recent --name \(sep) --set" : ""
             t.natRules.append("-A \(sep)\(comment)\(recent) \(match) -j DNAT --to-destination \(ep)")
@@ -195,19 +201,20 @@ struct IPTablesServiceBuilder {
 
     /// `writeServiceToEndpointRules`: affinity `recent` checks, then the statistic cascade.
     private func writeServiceToEndpointRules(
-        _ p: ProxyServicePort, chain: String, endpoints: [EndpointAddress], _ t: inout IPTablesTables
+        _ p: ProxyServicePort, chain: String, endpoints: [EndpointAddress], seps: [EndpointAddress: String],
+        _ t: inout IPTablesTables
     ) {
         let svcName = p.name.description
         if let timeout = p.affinityTimeoutSeconds {
             for ep in endpoints {
-                let sep = IPTablesNames.sep(p.name, protocol: p.protocol, endpoint: ep)
+                let sep = seps[ep, default: ""]
                 t.natRules.append(
                     "-A \(chain)\(serviceComment("\"\(svcName) -> \(ep)\"")) -m recent --name \(sep) --rcheck --seconds \(timeout) --reap -j \(sep)")
             }
         }
         let n = endpoints.count
         for (i, ep) in endpoints.enumerated() {
-            let sep = IPTablesNames.sep(p.name, protocol: p.protocol, endpoint: ep)
+            let sep = seps[ep, default: ""]
             var line = "-A \(chain)\(serviceComment("\"\(svcName) -> \(ep)\""))"
             if i < n - 1 {
                 line += " -m statistic --mode random --probability \(IPTablesRuleWriter.probability(n - i))"

@@ -42,6 +42,11 @@ public struct NFTablesRuleWriter: Sendable, Hashable {
     /// How many elements one `add element` statement carries in ``batches(for:)``. kube-proxy's
     /// own transaction (``transaction(for:)``) always writes one per statement.
     public var elementsPerStatement: Int
+    /// At most this many statements per batch in ``batches(for:)``; a larger group is split into
+    /// several consecutive batches. Measured on a 10,000-service ruleset: 10,000 numgen-map rules
+    /// load in ~25 s as one transaction and ~10 s in batches of 1,000 (kernel time dominates).
+    /// `nil` keeps each group in one batch.
+    public var statementsPerBatch: Int?
     /// When true, ``batches(for:)`` starts by deleting any existing `kube-proxy` tables, so a
     /// new state can be loaded over an old one (kube-proxy itself syncs incrementally instead).
     public var replaceExisting: Bool
@@ -54,6 +59,7 @@ public struct NFTablesRuleWriter: Sendable, Hashable {
         nodeIPs: [IPAddress] = [],
         masqueradeMark: UInt32 = 0x4000,
         elementsPerStatement: Int = 1000,
+        statementsPerBatch: Int? = 1000,
         replaceExisting: Bool = false
     ) {
         self.layout = layout
@@ -63,6 +69,7 @@ public struct NFTablesRuleWriter: Sendable, Hashable {
         self.nodeIPs = nodeIPs
         self.masqueradeMark = masqueradeMark
         self.elementsPerStatement = elementsPerStatement
+        self.statementsPerBatch = statementsPerBatch
         self.replaceExisting = replaceExisting
     }
 
@@ -85,11 +92,12 @@ public struct NFTablesRuleWriter: Sendable, Hashable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The same ruleset as ``transaction(for:)``, split into up to four `nft -f` inputs to apply in
-    /// order: (1) tables, chains, sets and maps; (2) rules without maps; (3) rules with verdict
-    /// maps or numgen maps; (4) set and map elements, `elementsPerStatement` per statement.
-    /// Empty batches are left out. Several smaller transactions load much faster than one huge
-    /// one; the final kernel state is the same.
+    /// The same ruleset as ``transaction(for:)``, as `nft -f` inputs to apply in order, in four
+    /// groups: (1) tables, chains, sets and maps; (2) rules without maps; (3) rules with verdict
+    /// maps or numgen maps; (4) set and map elements, `elementsPerStatement` per statement. A
+    /// group longer than `statementsPerBatch` statements is split into several batches; empty
+    /// groups are left out. Several smaller transactions load much faster than one huge one; the
+    /// final kernel state is the same.
     public func batches(for ports: [ProxyServicePort]) -> [String] {
         let scripts = families(for: ports).map { script(family: $0, ports: ports) }
         var declarations: [String] = []
@@ -106,7 +114,17 @@ public struct NFTablesRuleWriter: Sendable, Hashable {
             groups[2] += s.mapRules
             groups[3] += s.elementStatements(perStatement: elementsPerStatement)
         }
-        return groups.filter { !$0.isEmpty }.map { $0.joined(separator: "\n") + "\n" }
+        var batches: [String] = []
+        for group in groups where !group.isEmpty {
+            let size = max(1, statementsPerBatch ?? group.count)
+            var start = 0
+            while start < group.count {
+                let end = min(start + size, group.count)
+                batches.append(group[start..<end].joined(separator: "\n") + "\n")
+                start = end
+            }
+        }
+        return batches
     }
 
     /// Counts of what ``transaction(for:)`` writes, for scale checks and benchmarks.

@@ -54,9 +54,10 @@ extension NFTablesRuleWriter {
             let proto = p.protocol.lowercased
             let name = p.name
             let nameString = name.description
-            let clusterChain = NFTablesNames.serviceChain(name, protocol: p.protocol)
-            let localChain = NFTablesNames.localChain(name, protocol: p.protocol)
-            let externalChain = NFTablesNames.externalChain(name, protocol: p.protocol)
+            let base = NFTablesNames.serviceChainBase(name, protocol: p.protocol)
+            let clusterChain = "service-" + base
+            let localChain = "local-" + base
+            let externalChain = "external-" + base
             let genA = writer.genA
             let mark = writer.markHex
 
@@ -105,7 +106,7 @@ extension NFTablesRuleWriter {
             // LoadBalancerSourceRanges.
             let ranges = p.sourceRanges(for: fam)
             let usesFirewallChain = !p.loadBalancerIPs.isEmpty && !ranges.isEmpty
-            let firewallChain = NFTablesNames.firewallChain(name, protocol: p.protocol)
+            let firewallChain = "firewall-" + base
             if usesFirewallChain {
                 ensureChain(firewallChain, &s)
                 var sources = ranges.map(\.description)
@@ -174,27 +175,34 @@ extension NFTablesRuleWriter {
             }
             let affinity = p.affinityTimeoutSeconds
             let endpointChains = genA || affinity != nil
+            var endpointBases: [EndpointAddress: String] = [:]
+            if endpointChains {
+                for ep in reachable {
+                    endpointBases[ep] = NFTablesNames.endpointChainBase(name, protocol: p.protocol, endpoint: ep)
+                }
+            }
 
             if let timeout = affinity {
                 for ep in reachable {
-                    let set = NFTablesNames.affinitySet(name, protocol: p.protocol, endpoint: ep)
+                    let set = "affinity-" + endpointBases[ep, default: ""]
                     s.declarations.append(
                         "add set \(f.table) \(set) { type \(f.addrType) ; flags dynamic,timeout ; timeout \(timeout)s ; }")
                 }
             }
             if usesClusterPolicyChain {
-                writeDispatch(p, chain: clusterChain, endpoints: cluster, endpointChains: endpointChains, &s)
+                writeDispatch(p, chain: clusterChain, endpoints: cluster, bases: endpointBases, &s)
             }
             if usesLocalPolicyChain {
-                writeDispatch(p, chain: localChain, endpoints: local, endpointChains: endpointChains, &s)
+                writeDispatch(p, chain: localChain, endpoints: local, bases: endpointBases, &s)
             }
             if endpointChains {
                 for ep in reachable {
-                    let chain = NFTablesNames.endpointChain(name, protocol: p.protocol, endpoint: ep)
+                    let epBase = endpointBases[ep, default: ""]
+                    let chain = "endpoint-" + epBase
                     ensureChain(chain, &s)
                     if genA { rule(chain, "\(f.ipX) saddr \(ep.ip) jump mark-for-masquerade", &s) }
                     if affinity != nil {
-                        let set = NFTablesNames.affinitySet(name, protocol: p.protocol, endpoint: ep)
+                        let set = "affinity-" + epBase
                         rule(chain, "update @\(set) { \(f.ipX) saddr }", &s)
                     }
                     rule(chain, "meta l4proto \(proto) dnat to \(ep)", &s)
@@ -209,24 +217,24 @@ extension NFTablesRuleWriter {
             }
         }
 
-        /// `writeServiceToEndpointRules` and its 1.36/1.37 replacements.
+        /// `writeServiceToEndpointRules` and its 1.36/1.37 replacements. `bases` holds the
+        /// endpoint chain bases when endpoint chains are in use, and is empty otherwise.
         private func writeDispatch(
-            _ p: ProxyServicePort, chain: String, endpoints: [EndpointAddress], endpointChains: Bool,
+            _ p: ProxyServicePort, chain: String, endpoints: [EndpointAddress], bases: [EndpointAddress: String],
             _ s: inout NFTablesScript
         ) {
             let proto = p.protocol.lowercased
-            if endpointChains {
+            if !bases.isEmpty {
                 if p.affinityTimeoutSeconds != nil {
                     for ep in endpoints {
-                        let set = NFTablesNames.affinitySet(p.name, protocol: p.protocol, endpoint: ep)
-                        let target = NFTablesNames.endpointChain(p.name, protocol: p.protocol, endpoint: ep)
-                        rule(chain, "\(f.ipX) saddr @\(set) goto \(target)", &s)
+                        let base = bases[ep, default: ""]
+                        rule(chain, "\(f.ipX) saddr @affinity-\(base) goto endpoint-\(base)", &s)
                     }
                 }
                 var text = "numgen random mod \(endpoints.count) vmap { "
                 for (i, ep) in endpoints.enumerated() {
                     if i > 0 { text += " , " }
-                    text += "\(i) : goto " + NFTablesNames.endpointChain(p.name, protocol: p.protocol, endpoint: ep)
+                    text += "\(i) : goto endpoint-" + bases[ep, default: ""]
                 }
                 mapRule(chain, text + " }", &s)
             } else if writer.layout == .directSingle, endpoints.count == 1 {
