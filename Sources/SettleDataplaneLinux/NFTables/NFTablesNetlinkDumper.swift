@@ -216,3 +216,68 @@ enum UserData {
     }
 }
 #endif
+
+#if os(Linux)
+/// What a dump with decoding skipped fetched: the kernel's floor for a full read.
+public struct NFTablesRawDumpCounts: Sendable, Hashable {
+    public var messages = 0
+    public var bytes = 0
+    public var sets = 0
+}
+
+extension NFTablesNetlinkDumper {
+    /// Sends exactly the requests of ``table(family:name:)`` but does not decode rules, chains or
+    /// elements — only set names, which the element requests need. Benchmarks use it as the floor.
+    func rawCounts(family: NFTFamily, name table: String) throws(DataplaneError) -> NFTablesRawDumpCounts {
+        var counts = NFTablesRawDumpCounts()
+        func count(_ header: UnsafePointer<nlmsghdr>) {
+            counts.messages += 1
+            counts.bytes += Int(header.pointee.nlmsg_len)
+        }
+        func request(_ type: UInt32, build: @escaping (UnsafeMutablePointer<nlmsghdr>) -> Void) -> (UnsafeMutablePointer<CChar>, UInt32) -> Int {
+            { buffer, seq in
+                let header = nftnl_nlmsg_build_hdr(buffer, UInt16(type), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+                build(header)
+                return Int(header.pointee.nlmsg_len)
+            }
+        }
+        try socket.exchange(operation: "list chains", build: request(NFT_MSG_GETCHAIN.rawValue) { header in
+            let chain = nftnl_chain_alloc()!
+            nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
+            nftnl_chain_nlmsg_build_payload(header, chain)
+            nftnl_chain_free(chain)
+        }, handle: { count($0) })
+        var setNames: [String] = []
+        try socket.exchange(operation: "list sets", build: request(NFT_MSG_GETSET.rawValue) { header in
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+            nftnl_set_nlmsg_build_payload(header, set)
+            nftnl_set_free(set)
+        }, handle: { header in
+            count(header)
+            guard let set = nftnl_set_alloc() else { return }
+            defer { nftnl_set_free(set) }
+            if nftnl_set_nlmsg_parse(header, set) >= 0, let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)) {
+                setNames.append(String(cString: name))
+            }
+        })
+        counts.sets = setNames.count
+        for setName in setNames {
+            try socket.exchange(operation: "list elements", build: request(NFT_MSG_GETSETELEM.rawValue) { header in
+                let set = nftnl_set_alloc()!
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), setName)
+                nftnl_set_elems_nlmsg_build_payload(header, set)
+                nftnl_set_free(set)
+            }, handle: { count($0) })
+        }
+        try socket.exchange(operation: "list rules", build: request(NFT_MSG_GETRULE.rawValue) { header in
+            let rule = nftnl_rule_alloc()!
+            nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+            nftnl_rule_nlmsg_build_payload(header, rule)
+            nftnl_rule_free(rule)
+        }, handle: { count($0) })
+        return counts
+    }
+}
+#endif

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import SettleDataplane
+import SettleDataplaneLinux
+import SettleKubeProxyRules
+import SettleModel
+
+/// `settle bench …`: Settle's benchmarks, each reporting ratios against a baseline measured in the
+/// same run (these machines are noisy; absolute numbers travel badly, ratios well).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run Settle's benchmarks (as root; they build kube-proxy-sized rulesets in a scratch namespace).",
+        subcommands: [DataplaneBench.self, RawDump.self]
+    )
+}
+
+extension BenchCommand {
+    /// Dumps kube-proxy's nftables tables without decoding: the baseline of `bench dataplane`.
+    struct RawDump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "raw-dump", abstract: "Dump kube-proxy's nftables tables over netlink without decoding (the kernel's floor).",
+            shouldDisplay: false)
+
+        @Option(help: "Network namespace name.")
+        var netns: String?
+
+        func run() async throws {
+            do {
+                let counts = try await NFTablesReader.rawDump(netns: netns)
+                print("messages: \(counts.messages), bytes: \(counts.bytes), sets: \(counts.sets)")
+            } catch let error as DataplaneError {
+                Terminal.fail(error.description)
+            }
+        }
+    }
+}
