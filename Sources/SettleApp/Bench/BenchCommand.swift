@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run Settle's benchmarks (as root; they build kube-proxy-sized rulesets in a scratch namespace).",
-        subcommands: [DataplaneBench.self, RawDump.self]
+        subcommands: [DataplaneBench.self, DesiredBench.self, RawDump.self, Load.self]
     )
 }
 
@@ -25,9 +25,12 @@ extension BenchCommand {
         @Option(help: "Network namespace name.")
         var netns: String?
 
+        @Flag(help: "Fetch rules with one table-wide dump (as nft does) instead of one request per chain.")
+        var wholeTable = false
+
         func run() async throws {
             do {
-                let counts = try await NFTablesReader.rawDump(netns: netns)
+                let counts = try await NFTablesReader.rawDump(netns: netns, wholeTable: wholeTable)
                 print("messages: \(counts.messages), bytes: \(counts.bytes), sets: \(counts.sets)")
             } catch let error as DataplaneError {
                 Terminal.fail(error.description)

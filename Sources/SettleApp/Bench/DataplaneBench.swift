@@ -82,6 +82,7 @@ struct DataplaneBench: AsyncParsableCommand {
 
         Terminal.note("measuring readers …")
         let floor = try ProcessMeasurement.median(repetitions, settle, ["bench", "raw-dump", "--netns", ns.name])
+        let wholeTable = try ProcessMeasurement.median(repetitions, settle, ["bench", "raw-dump", "--whole-table", "--netns", ns.name])
         let netlink = try ProcessMeasurement.median(repetitions, settle, ["dataplane", "--mode", "nftables", "--netns", ns.name, "--format", "json"])
         let json = try ProcessMeasurement.median(
             repetitions, settle, ["dataplane", "--mode", "nftables", "--via", "libnftables", "--netns", ns.name, "--format", "json"])
@@ -91,7 +92,8 @@ struct DataplaneBench: AsyncParsableCommand {
         out += "Ruleset: \(summary.declarations) tables/chains/sets, \(summary.rules + summary.mapRules) rules, \(summary.elements) map/set elements; "
         out += "loaded in \(writer.batches(for: ports).count) `nft -f` batches in \(Self.format(load)).\n\n"
         out += Self.table(baseline: floor, rows: [
-            ("netlink dump, decoding skipped (floor)", floor),
+            ("netlink dump, decoding skipped (floor; Settle's requests: rules per chain)", floor),
+            ("netlink dump, decoding skipped, rules in one table-wide dump (as `nft` fetches them)", wholeTable),
             ("`settle dataplane --format json` (netlink + libnftnl)", netlink),
             ("`settle dataplane --via libnftables --format json`", json),
             ("`nft -j list table ip kube-proxy`", nft),
@@ -152,10 +154,15 @@ struct DataplaneBench: AsyncParsableCommand {
 
 /// A scratch network namespace for one benchmark, removed afterwards.
 struct BenchNamespace {
-    let name = "settle-bench-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+    let name: String
 
     init() throws {
+        name = "settle-bench-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
         try Self.run("ip", ["netns", "add", name])
+    }
+
+    init(existing name: String) {
+        self.name = name
     }
 
     func remove() {

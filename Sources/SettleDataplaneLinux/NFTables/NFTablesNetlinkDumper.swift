@@ -57,7 +57,10 @@ struct NFTablesNetlinkDumper {
         for index in result.sets.indices {
             result.sets[index].elements = try elements(family: family, table: name, set: result.sets[index].name)
         }
-        result.rules = try rules(family: family, table: name)
+        // One rule dump per chain, not one for the table: the kernel resumes a table-wide dump by
+        // walking the table from its first chain for every 32 KB batch, which at kube-proxy scale
+        // costs several times the per-chain lookups (docs/benchmarks.md).
+        for chain in result.chains { result.rules += try rules(family: family, table: name, chain: chain) }
         return result
     }
 
@@ -166,12 +169,13 @@ struct NFTablesNetlinkDumper {
         return element
     }
 
-    private func rules(family: NFTFamily, table: String) throws(DataplaneError) -> [NFTLowLevelRule] {
+    func rules(family: NFTFamily, table: String, chain: String? = nil) throws(DataplaneError) -> [NFTLowLevelRule] {
         var out: [NFTLowLevelRule] = []
         try socket.exchange(operation: "list rules") { buffer, seq in
             let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
             let rule = nftnl_rule_alloc()!
             nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+            if let chain { nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain) }
             nftnl_rule_nlmsg_build_payload(header, rule)
             nftnl_rule_free(rule)
             return Int(header.pointee.nlmsg_len)
@@ -226,9 +230,10 @@ public struct NFTablesRawDumpCounts: Sendable, Hashable {
 }
 
 extension NFTablesNetlinkDumper {
-    /// Sends exactly the requests of ``table(family:name:)`` but does not decode rules, chains or
-    /// elements — only set names, which the element requests need. Benchmarks use it as the floor.
-    func rawCounts(family: NFTFamily, name table: String) throws(DataplaneError) -> NFTablesRawDumpCounts {
+    /// Sends exactly the requests of ``table(family:name:)`` but decodes nothing beyond the chain
+    /// and set names those requests need. With `wholeTable`, rules come in one table-wide dump as
+    /// `nft` fetches them. Benchmarks use it as the floor.
+    func rawCounts(family: NFTFamily, name table: String, wholeTable: Bool) throws(DataplaneError) -> NFTablesRawDumpCounts {
         var counts = NFTablesRawDumpCounts()
         func count(_ header: UnsafePointer<nlmsghdr>) {
             counts.messages += 1
@@ -241,12 +246,21 @@ extension NFTablesNetlinkDumper {
                 return Int(header.pointee.nlmsg_len)
             }
         }
+        var chainNames: [String] = []
         try socket.exchange(operation: "list chains", build: request(NFT_MSG_GETCHAIN.rawValue) { header in
             let chain = nftnl_chain_alloc()!
             nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
             nftnl_chain_nlmsg_build_payload(header, chain)
             nftnl_chain_free(chain)
-        }, handle: { count($0) })
+        }, handle: { header in
+            count(header)
+            // Chain names are needed for the per-chain rule requests, as in the real read.
+            guard !wholeTable, let chain = nftnl_chain_alloc() else { return }
+            defer { nftnl_chain_free(chain) }
+            if nftnl_chain_nlmsg_parse(header, chain) >= 0, let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue)) {
+                chainNames.append(String(cString: name))
+            }
+        })
         var setNames: [String] = []
         try socket.exchange(operation: "list sets", build: request(NFT_MSG_GETSET.rawValue) { header in
             let set = nftnl_set_alloc()!
@@ -271,12 +285,15 @@ extension NFTablesNetlinkDumper {
                 nftnl_set_free(set)
             }, handle: { count($0) })
         }
-        try socket.exchange(operation: "list rules", build: request(NFT_MSG_GETRULE.rawValue) { header in
-            let rule = nftnl_rule_alloc()!
-            nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-            nftnl_rule_nlmsg_build_payload(header, rule)
-            nftnl_rule_free(rule)
-        }, handle: { count($0) })
+        for chainName in wholeTable ? [nil] : chainNames.map(Optional.some) {
+            try socket.exchange(operation: "list rules", build: request(NFT_MSG_GETRULE.rawValue) { header in
+                let rule = nftnl_rule_alloc()!
+                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+                if let chainName { nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chainName) }
+                nftnl_rule_nlmsg_build_payload(header, rule)
+                nftnl_rule_free(rule)
+            }, handle: { count($0) })
+        }
         return counts
     }
 }

@@ -99,7 +99,7 @@ public struct NFTablesReader: DataplaneReader {
 extension NFTablesReader {
     /// Dumps kube-proxy's tables with the netlink path's requests but no decoding: the floor a
     /// full read cannot go below. For benchmarks.
-    public static func rawDump(netns: String?) async throws(DataplaneError) -> NFTablesRawDumpCounts {
+    public static func rawDump(netns: String?, wholeTable: Bool = false) async throws(DataplaneError) -> NFTablesRawDumpCounts {
         if let netns { try NetworkNamespace.validate(netns) }
         return try await NetworkNamespace.run(in: netns) { () throws(DataplaneError) -> NFTablesRawDumpCounts in
             let socket = try NetlinkSocket(bus: NETLINK_NETFILTER)
@@ -107,7 +107,7 @@ extension NFTablesReader {
             _ = try dumper.generation()
             var total = NFTablesRawDumpCounts()
             for (family, name) in try dumper.tables() where name == NFTRuleset.kubeProxyTable && (family == .ip || family == .ip6) {
-                let c = try dumper.rawCounts(family: family, name: name)
+                let c = try dumper.rawCounts(family: family, name: name, wholeTable: wholeTable)
                 total.messages += c.messages
                 total.bytes += c.bytes
                 total.sets += c.sets
