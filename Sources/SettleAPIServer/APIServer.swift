@@ -53,10 +53,3 @@ public struct APIServer: Service {
         throw APIServerError.notListening
     }
 }
-
-/// Errors starting the stand-in.
-public enum APIServerError: Error, Sendable, CustomStringConvertible {
-    case notListening
-
-    public var description: String { "the stand-in API server did not start listening in time" }
-}

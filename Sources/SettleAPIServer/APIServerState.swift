@@ -279,11 +279,3 @@ public actor APIServerState {
         try JSONDecoder().decode(T.self, from: value.encoded())
     }
 }
-
-/// One page of a LIST answer.
-struct ListPage: Sendable {
-    var items: [JSONValue]
-    var resourceVersion: Int64
-    var continueToken: String?
-    var remainingItemCount: Int?
-}

@@ -111,3 +111,7 @@ public enum JSONValue: Hashable, Sendable, Codable {
         try decode(JSONEncoder().encode(value))
     }
 }
+
+extension JSONValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}

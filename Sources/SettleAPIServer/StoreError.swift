@@ -44,17 +44,3 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The `Status` object the real server sends for this error.
     var status: JSONValue { StatusObject.failure(code: code, reason: reason, message: description) }
 }
-
-/// Builds `metav1.Status` objects.
-enum StatusObject {
-    static func failure(code: Int, reason: String, message: String) -> JSONValue {
-        .object([
-            "kind": "Status", "apiVersion": "v1", "metadata": .object([:]), "status": "Failure",
-            "message": .string(message), "reason": .string(reason), "code": .int(Int64(code)),
-        ])
-    }
-}
-
-extension JSONValue: ExpressibleByStringLiteral {
-    public init(stringLiteral value: String) { self = .string(value) }
-}

@@ -35,28 +35,3 @@ struct WatchFilter: Sendable {
         }
     }
 }
-
-/// One change recorded in the server's history, with the object before it (for selector transitions).
-struct StoredEvent: Sendable {
-    var resourceVersion: Int64
-    var resourceID: String
-    var type: WatchEventLine.EventType
-    var object: JSONValue
-    var previous: JSONValue?
-}
-
-/// One line of a watch response: `{"type":"ADDED","object":{…}}`.
-struct WatchEventLine: Sendable {
-    enum EventType: String, Sendable {
-        case added = "ADDED", modified = "MODIFIED", deleted = "DELETED", bookmark = "BOOKMARK", error = "ERROR"
-    }
-
-    var type: EventType
-    var object: JSONValue
-
-    /// The bytes written on the wire, newline included.
-    var bytes: [UInt8] {
-        let line = JSONValue.object(["type": .string(type.rawValue), "object": object]).encoded()
-        return Array(line) + [UInt8(ascii: "\n")]
-    }
-}

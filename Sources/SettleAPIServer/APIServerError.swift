@@ -1,0 +1,6 @@
+/// Errors starting the stand-in.
+public enum APIServerError: Error, Sendable, CustomStringConvertible {
+    case notListening
+
+    public var description: String { "the stand-in API server did not start listening in time" }
+}
