@@ -6,16 +6,22 @@ public import SettleKube
 public struct APIResource: Hashable, Sendable {
     /// API group; empty for the core group (`/api/v1`).
     public var group: String
+    /// API version within the group, e.g. `v1`.
     public var version: String
     /// Lower-case plural used in URLs, e.g. `endpointslices`.
     public var resource: String
+    /// Singular name shown by discovery, e.g. `endpointslice`.
     public var singularName: String
+    /// The object kind, e.g. `EndpointSlice`.
     public var kind: String
+    /// Whether objects live in namespaces (Nodes and Namespaces do not).
     public var namespaced: Bool
+    /// kubectl short names, e.g. `svc`.
     public var shortNames: [String]
     /// Whether `metadata.generation` is kept and bumped on non-metadata changes (EndpointSlices do this).
     public var tracksGeneration: Bool
 
+    /// Describes a resource; `singularName` defaults to the lower-cased kind.
     public init(
         group: String, version: String, resource: String, singularName: String? = nil, kind: String,
         namespaced: Bool, shortNames: [String] = [], tracksGeneration: Bool = false
@@ -48,15 +54,20 @@ public struct APIResource: Hashable, Sendable {
     /// The key the server files objects of this resource under.
     var id: String { "\(groupVersion)/\(resource)" }
 
+    /// core/v1 Services.
     public static let services = APIResource(
         group: "", version: "v1", resource: "services", kind: "Service", namespaced: true, shortNames: ["svc"])
+    /// discovery.k8s.io/v1 EndpointSlices, with generation tracking as the real strategy does.
     public static let endpointSlices = APIResource(
         group: "discovery.k8s.io", version: "v1", resource: "endpointslices", kind: "EndpointSlice",
         namespaced: true, tracksGeneration: true)
+    /// core/v1 Nodes (cluster-scoped).
     public static let nodes = APIResource(
         group: "", version: "v1", resource: "nodes", kind: "Node", namespaced: false, shortNames: ["no"])
+    /// core/v1 Pods.
     public static let pods = APIResource(
         group: "", version: "v1", resource: "pods", kind: "Pod", namespaced: true, shortNames: ["po"])
+    /// core/v1 Namespaces (cluster-scoped).
     public static let namespaces = APIResource(
         group: "", version: "v1", resource: "namespaces", kind: "Namespace", namespaced: false, shortNames: ["ns"])
 

@@ -10,11 +10,13 @@ public import ServiceLifecycle
 /// a ``Service``. Start it with `try await server.run()` in a task and read the port with
 /// ``waitForPort(timeout:)``; cancel the task to stop it.
 public struct APIServer: Service {
+    /// The settings the server was started with.
     public let configuration: APIServerConfiguration
     /// Objects, faults, auth and the request log; safe to use while the server runs.
     public let state: APIServerState
     private let logger: Logger
 
+    /// Creates a server; nothing listens until ``run()``.
     public init(configuration: APIServerConfiguration = .init(), logger: Logger = Logger(label: "settle.apiserver")) {
         self.configuration = configuration
         self.state = APIServerState(configuration: configuration)

@@ -8,13 +8,16 @@ public struct APIServerConfiguration: Sendable {
     public var resources: [APIResource]
     /// How many changes the watch history keeps before older resourceVersions expire.
     public var historyLimit: Int
+    /// How often watches that allow bookmarks get one.
     public var bookmarkInterval: Duration
+    /// How an expired resourceVersion is reported to a watch.
     public var goneMode: APIServerState.GoneMode
     /// When set, requests need `Authorization: Bearer <one of these>`.
     public var acceptedBearerTokens: Set<String>?
     /// Upper bound on a hang fault.
     public var hangLimit: Duration
 
+    /// Loopback, an ephemeral port, the default resources, 1000 changes of history, bookmarks every minute.
     public init(
         host: String = "127.0.0.1", port: Int = 0, resources: [APIResource] = APIResource.defaults,
         historyLimit: Int = 1000, bookmarkInterval: Duration = .seconds(60),

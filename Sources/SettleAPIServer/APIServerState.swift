@@ -59,6 +59,7 @@ public actor APIServerState {
 
     /// Creates a typed object; returns it as stored (uid, resourceVersion, generation filled in).
     @discardableResult
+    /// Creates a typed object; returns it as stored (uid, resourceVersion, generation filled in).
     public func create<T: KubeObject>(_ object: T) throws -> T {
         try decode(create(json: JSONValue.from(object), in: resource(for: T.self)))
     }
@@ -114,8 +115,11 @@ public actor APIServerState {
     /// Sets how many changes the history keeps.
     public func setHistoryLimit(_ limit: Int) { store.historyLimit = max(limit, 1) }
 
+    /// Changes how expired resourceVersions are reported from now on.
     public func setGoneMode(_ mode: GoneMode) { goneMode = mode }
+    /// Changes the bookmark interval for watches started from now on.
     public func setBookmarkInterval(_ interval: Duration) { bookmarkInterval = interval }
+    /// Changes which bearer tokens are accepted (nil: no authentication), e.g. to simulate rotation.
     public func setAcceptedBearerTokens(_ tokens: Set<String>?) { acceptedBearerTokens = tokens }
 
     /// Queues a fault for the next request it targets.

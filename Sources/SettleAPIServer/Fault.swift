@@ -22,9 +22,12 @@ public struct Fault: Hashable, Sendable {
         case cutWatch(afterEvents: Int)
     }
 
+    /// Which requests the fault applies to.
     public var target: Target
+    /// What the server does instead.
     public var action: Action
 
+    /// A fault for the next request matching `target`.
     public init(_ action: Action, target: Target = .any) {
         self.target = target
         self.action = action

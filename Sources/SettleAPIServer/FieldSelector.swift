@@ -5,12 +5,17 @@ import Foundation
 /// Clauses are `path=value`, `path==value` or `path!=value`, joined by commas meaning AND. Any dotted
 /// path into the object is accepted; values are compared as strings, as the real server does.
 public struct FieldSelector: Hashable, Sendable {
+    /// One `path=value` or `path!=value` clause.
     public struct Requirement: Hashable, Sendable {
+        /// Dotted path into the object, e.g. `metadata.name`.
         public var path: String
+        /// The value compared against, as a string.
         public var value: String
+        /// True for `!=`.
         public var negated: Bool
     }
 
+    /// The clauses, all of which must hold.
     public var requirements: [Requirement]
 
     /// Parses a selector string; an empty string selects everything.

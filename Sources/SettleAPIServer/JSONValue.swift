@@ -113,5 +113,6 @@ public enum JSONValue: Hashable, Sendable, Codable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral {
+    /// Lets tests and documents write JSON strings as literals.
     public init(stringLiteral value: String) { self = .string(value) }
 }

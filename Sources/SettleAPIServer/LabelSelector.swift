@@ -16,6 +16,7 @@ public struct LabelSelector: Hashable, Sendable {
         case notIn(String, Set<String>)
     }
 
+    /// The clauses, all of which must hold.
     public var requirements: [Requirement]
 
     /// Parses a selector string; an empty string selects everything.
@@ -88,7 +89,9 @@ public struct LabelSelector: Hashable, Sendable {
 
 /// A selector the stand-in cannot parse; the server answers 400 as the real one does.
 public struct SelectorError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The clause that failed to parse.
     public var selector: String
+    /// One sentence for logs and test failures.
     public var description: String { "unable to parse requirement: \(selector)" }
 }
 

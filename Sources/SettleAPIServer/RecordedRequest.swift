@@ -1,6 +1,8 @@
 /// A request as the stand-in saw it, for tests that check what a client sent.
 public struct RecordedRequest: Hashable, Sendable {
+    /// HTTP method, e.g. `GET`.
     public var method: String
+    /// Dotted path into the object, e.g. `metadata.name`.
     public var path: String
     /// Decoded query parameters (the last value wins when a key repeats).
     public var query: [String: String]

@@ -8,6 +8,7 @@ public enum StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     case expired(requested: Int64, oldest: Int64)
     case badRequest(String)
 
+    /// One sentence for logs and test failures.
     public var description: String {
         switch self {
         case .notFound(let resource, let name): "\(resource) \"\(name)\" not found"

@@ -4,13 +4,18 @@
 /// share of it (`jitter` 1.0 = up to double), so thousands of agents restarted together do not retry in
 /// lockstep. Pure: the random source is a parameter.
 public struct Backoff: Hashable, Sendable {
+    /// Delay after the first failure.
     public var initial: Duration
+    /// Upper bound on any delay.
     public var maximum: Duration
+    /// Growth per consecutive failure.
     public var factor: Double
+    /// Random extra share of the base delay (0 = none, 1 = up to double).
     public var jitter: Double
     /// Failures since the last ``reset()``.
     public private(set) var attempts = 0
 
+    /// client-go's defaults: 800 ms doubling to 30 s, full jitter.
     public init(initial: Duration = .milliseconds(800), maximum: Duration = .seconds(30), factor: Double = 2, jitter: Double = 1) {
         self.initial = initial
         self.maximum = maximum

@@ -17,6 +17,7 @@ public actor Informer<T: KubeObject> {
     /// The resourceVersion of the last list, event or bookmark applied.
     public private(set) var resourceVersion: String?
 
+    /// An informer fed by `reflector`; nothing happens until ``run()``.
     public init(reflector: Reflector<T>) {
         self.reflector = reflector
         (events, continuation) = AsyncStream.makeStream(of: InformerEvent<T>.self)

@@ -11,6 +11,7 @@ public import SettleKube
 /// Stateless apart from its connection pool, so it is a `Sendable` class rather than an actor; the
 /// resume-from-RV logic lives in ``Reflector``. Call ``shutdown()`` when done.
 public final class KubeClient: Sendable {
+    /// Where and how this client connects.
     public let configuration: KubeClientConfiguration
     private let httpClient: HTTPClient
     private let tokenFile: BearerTokenFile?
@@ -18,6 +19,7 @@ public final class KubeClient: Sendable {
     /// Largest LIST body accepted, in bytes.
     public let maximumListBytes = 1 << 30
 
+    /// Builds the HTTP client; throws if the TLS material does not parse.
     public init(configuration: KubeClientConfiguration, logger: Logger = Logger(label: "settle.kubeclient")) throws(KubeClientError) {
         self.configuration = configuration
         self.logger = logger

@@ -2,7 +2,9 @@
 public struct KubeClientConfiguration: Hashable, Sendable {
     /// Base URL, e.g. `https://10.96.0.1:443` or `http://127.0.0.1:8080` (the lab stand-in).
     public var server: String
+    /// How requests authenticate.
     public var credentials: KubeCredentials
+    /// Server verification and client identity for `https` servers.
     public var tls: TLSSettings
     /// The namespace of the current context (informational; lists span all namespaces unless asked).
     public var namespace: String?
@@ -14,6 +16,7 @@ public struct KubeClientConfiguration: Hashable, Sendable {
     /// Keep it above the server's bookmark interval (about a minute for kube-apiserver).
     public var idleTimeout: Duration
 
+    /// Timeouts default to 10 s connect, 60 s until headers, 5 min of silence.
     public init(
         server: String, credentials: KubeCredentials = .none, tls: TLSSettings = .init(), namespace: String? = nil,
         connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(300)

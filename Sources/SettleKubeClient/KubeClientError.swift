@@ -13,6 +13,7 @@ public enum KubeClientError: Error, Sendable, CustomStringConvertible {
     /// Configuration could not be loaded or used (kubeconfig, in-cluster files, TLS material).
     case invalidConfiguration(String)
 
+    /// One sentence for logs and test failures.
     public var description: String {
         switch self {
         case .gone(let status):

@@ -6,8 +6,10 @@ public struct ObjectList<T: KubeObject>: Decodable, Sendable {
     public var resourceVersion: String
     /// Present when more pages follow (`limit` was given).
     public var continueToken: String?
+    /// The objects of this page (or of the whole list).
     public var items: [T]
 
+    /// A list assembled by the caller, e.g. from several pages.
     public init(resourceVersion: String, continueToken: String? = nil, items: [T]) {
         self.resourceVersion = resourceVersion
         self.continueToken = continueToken

@@ -5,8 +5,10 @@ public import SettleKube
 /// A relist compares the new snapshot with the cache: new keys are adds, changed objects are updates,
 /// unchanged ones emit nothing, and keys missing from the snapshot become deletes.
 public struct ObjectStore<T: KubeObject>: Sendable {
+    /// The cached objects by key (`namespace/name`, or `name`).
     public private(set) var objects: [String: T] = [:]
 
+    /// Starts empty.
     public init() {}
 
     /// Applies a reflector event and returns the resulting cache changes (sorted by key for a relist).

@@ -10,17 +10,22 @@ public import SettleKube
 /// truncated streams, hung servers) is logged, counted and retried with exponential backoff and jitter.
 /// Never throws; ``run(_:)`` returns when its task is cancelled.
 public struct Reflector<T: KubeObject>: Sendable {
+    /// The client every LIST and WATCH goes through.
     public let client: KubeClient
+    /// Which objects to list and watch.
     public let selection: ResourceSelection
     /// LIST page size; nil lists in one request.
     public var pageSize: Int?
+    /// Delay policy between failed attempts.
     public var backoff: Backoff
     /// Server-side watch timeout, chosen at random in this range per watch (client-go uses 5–10 minutes) so
     /// that many clients do not reconnect together.
     public var watchTimeoutSeconds: ClosedRange<Int>
+    /// What happened so far (lists, relists, failures, ...); readable while running.
     public let counters: ReflectorCounters
     private let logger: Logger
 
+    /// A reflector for `client`; nothing happens until ``run(_:)``.
     public init(
         client: KubeClient, selection: ResourceSelection = .init(), pageSize: Int? = 500, backoff: Backoff = .init(),
         watchTimeoutSeconds: ClosedRange<Int> = 300...600, counters: ReflectorCounters = .init(),

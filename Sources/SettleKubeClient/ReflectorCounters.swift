@@ -4,6 +4,7 @@ import Synchronization
 public final class ReflectorCounters: Sendable {
     private let state = Mutex(ReflectorStatistics())
 
+    /// Starts empty.
     public init() {}
 
     /// A copy of the current counters.

@@ -4,6 +4,7 @@ public struct ReflectorStatistics: Hashable, Sendable {
     public var lists = 0
     /// Relists forced by `410 Gone` (HTTP status or `ERROR` event).
     public var goneRelists = 0
+    /// WATCH requests answered with 200.
     public var watchesStarted = 0
     /// Watches the server ended cleanly (timeoutSeconds, restart).
     public var watchesEnded = 0
@@ -17,9 +18,11 @@ public struct ReflectorStatistics: Hashable, Sendable {
     public var skippedLines = 0
     /// ADDED/MODIFIED/DELETED events received.
     public var events = 0
+    /// BOOKMARK events received.
     public var bookmarks = 0
     /// The RV the next watch resumes from.
     public var lastResourceVersion: String?
 
+    /// Starts empty.
     public init() {}
 }

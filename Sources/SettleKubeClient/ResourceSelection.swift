@@ -7,6 +7,7 @@ public struct ResourceSelection: Hashable, Sendable {
     /// e.g. `metadata.name=node-a` to watch one Node.
     public var fieldSelector: String?
 
+    /// Everything by default.
     public init(namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil) {
         self.namespace = namespace
         self.labelSelector = labelSelector

@@ -6,12 +6,14 @@ public struct TLSSettings: Hashable, Sendable {
     public var certificateAuthorityPEM: [UInt8]?
     /// Client certificate chain and key for mutual TLS.
     public var clientCertificatePEM: [UInt8]?
+    /// The private key matching ``clientCertificatePEM``.
     public var clientKeyPEM: [UInt8]?
     /// `insecure-skip-tls-verify`: no server verification at all (lab clusters only).
     public var insecureSkipVerify: Bool
     /// Overrides the name checked against the server certificate (`tls-server-name`).
     public var serverName: String?
 
+    /// System roots, no client identity, verification on, by default.
     public init(
         certificateAuthorityPEM: [UInt8]? = nil, clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil,
         insecureSkipVerify: Bool = false, serverName: String? = nil

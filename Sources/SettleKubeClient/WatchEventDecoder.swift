@@ -8,6 +8,7 @@ public import SettleKube
 public struct WatchEventDecoder<T: KubeObject>: Sendable {
     private var framer: WatchLineFramer
 
+    /// A decoder refusing lines longer than `maximumLineLength` bytes.
     public init(maximumLineLength: Int = 64 << 20) {
         framer = WatchLineFramer(maximumLineLength: maximumLineLength)
     }

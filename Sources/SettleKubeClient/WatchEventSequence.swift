@@ -7,15 +7,18 @@ public import SettleKube
 /// Ends normally when the server closes the watch cleanly; throws ``KubeClientError/truncatedStream(bytes:)``
 /// if it closed inside an event, and the transport's error if the connection broke or idled out.
 public struct WatchEventSequence<T: KubeObject>: AsyncSequence {
+    /// Each decoded event, in stream order.
     public typealias Element = WatchEvent<T>
 
     let body: HTTPClientResponse.Body
     let onSkippedLine: @Sendable (KubeClientError) -> Void
 
+    /// Starts reading the response body.
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(body: body.makeAsyncIterator(), onSkippedLine: onSkippedLine)
     }
 
+    /// Pulls body chunks and decodes the lines they complete.
     public struct AsyncIterator: AsyncIteratorProtocol {
         var body: HTTPClientResponse.Body.AsyncIterator
         let onSkippedLine: @Sendable (KubeClientError) -> Void
@@ -23,6 +26,7 @@ public struct WatchEventSequence<T: KubeObject>: AsyncSequence {
         var ready: [WatchEvent<T>] = []
         var finished = false
 
+        /// The next event; nil when the server ended the watch cleanly.
         public mutating func next() async throws -> WatchEvent<T>? {
             while ready.isEmpty {
                 if finished { return nil }

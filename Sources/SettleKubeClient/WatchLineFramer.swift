@@ -8,6 +8,7 @@ public struct WatchLineFramer: Sendable {
     /// Refuse to buffer a single line larger than this (a hostile or broken server), in bytes.
     public var maximumLineLength: Int
 
+    /// A framer refusing lines longer than `maximumLineLength` bytes.
     public init(maximumLineLength: Int = 64 << 20) {
         self.maximumLineLength = maximumLineLength
     }
