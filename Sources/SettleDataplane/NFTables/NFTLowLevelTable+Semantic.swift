@@ -29,7 +29,16 @@ extension NFTLowLevelTable {
         case data([UInt8])
         case numgen(modulus: UInt32, offset: UInt32)
         case mapValue(set: String, byteOffset: Int, key: NFTKeyKind)
-        case unknown(String)
+        case unknown(register: UInt32)
+    }
+
+    /// The register file of one rule: 4 verdict units + 16 data units, as 4-byte units.
+    private struct Registers {
+        private var slots = [Unit?](repeating: nil, count: 24)
+        subscript(_ index: Int) -> Unit? {
+            get { slots.indices.contains(index) ? slots[index] : nil }
+            set { if slots.indices.contains(index) { slots[index] = newValue } }
+        }
     }
 
     /// `NFT_REG_1…4` are 16-byte registers, `NFT_REG32_xx` 4-byte ones over the same storage;
@@ -39,7 +48,7 @@ extension NFTLowLevelTable {
     }
 
     private static func statements(of rule: NFTLowLevelRule, sets: [String: NFTLowLevelSet]) -> [NFTStatement] {
-        var units: [Int: Unit] = [:]
+        var units = Registers()
         var out: [NFTStatement] = []
 
         func keyKind(_ sreg: UInt32) -> NFTKeyKind {
@@ -84,13 +93,13 @@ extension NFTLowLevelTable {
             case .other(_, let dreg):
                 if let dreg, dreg != 0 {
                     let base = unit(dreg)
-                    for i in 0..<4 { units[base + i] = .unknown("register \(dreg)") }
+                    for i in 0..<4 { units[base + i] = .unknown(register: dreg) }
                 }
             }
         }
         return out
 
-        func dnat(family: UInt32, address: UInt32?, port: UInt32?, units: [Int: Unit], sets: [String: NFTLowLevelSet]) -> NFTStatement {
+        func dnat(family: UInt32, address: UInt32?, port: UInt32?, units: Registers, sets: [String: NFTLowLevelSet]) -> NFTStatement {
             let addressLength = family == 10 ? 16 : 4
             guard let address else { return .unsupported("dnat without an address") }
             let first = unit(address)
@@ -139,8 +148,8 @@ extension NFTLowLevelTable {
                 return .dnat(.map(key: key, targets: targets.sorted { $0.sortKey < $1.sortKey }))
             case .numgen:
                 return .unsupported("dnat address taken straight from numgen")
-            case .unknown(let what):
-                return .unsupported("dnat address from \(what), loaded by an unsupported expression")
+            case .unknown(let register):
+                return .unsupported("dnat address from register \(register), loaded by an unsupported expression")
             case nil:
                 return .unsupported("dnat address from an unset register")
             }

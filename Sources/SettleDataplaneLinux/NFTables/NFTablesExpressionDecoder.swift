@@ -10,7 +10,8 @@ import SettleDataplane
 /// messages. Only the attributes register tracking needs are read; every other expression is kept
 /// as its name plus the register it loads, so it can invalidate stale register contents.
 enum NFTablesExpressionDecoder {
-    static func rule(_ header: UnsafePointer<nlmsghdr>, table: String?) -> NFTLowLevelRule? {
+    /// `chain`, when the caller asked for one chain's rules, saves decoding its name per rule.
+    static func rule(_ header: UnsafePointer<nlmsghdr>, table: String?, chain knownChain: String? = nil) -> NFTLowLevelRule? {
         guard let rule = nftnl_rule_alloc() else { return nil }
         defer { nftnl_rule_free(rule) }
         guard nftnl_rule_nlmsg_parse(header, rule) >= 0,
@@ -27,7 +28,8 @@ enum NFTablesExpressionDecoder {
                 expressions.append(decode(expression))
             }
         }
-        return NFTLowLevelRule(chain: String(cString: chain), handle: handle, expressions: expressions)
+        let chainName = knownChain.flatMap { strcmp(chain, $0) == 0 ? $0 : nil } ?? String(cString: chain)
+        return NFTLowLevelRule(chain: chainName, handle: handle, expressions: expressions)
     }
 
     private static func decode(_ e: OpaquePointer) -> NFTLowLevelExpression {

@@ -180,7 +180,7 @@ struct NFTablesNetlinkDumper {
             nftnl_rule_free(rule)
             return Int(header.pointee.nlmsg_len)
         } handle: { header in
-            if let rule = NFTablesExpressionDecoder.rule(header, table: table) { out.append(rule) }
+            if let rule = NFTablesExpressionDecoder.rule(header, table: table, chain: chain) { out.append(rule) }
         }
         return out
     }
