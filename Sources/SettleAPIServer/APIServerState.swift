@@ -89,6 +89,17 @@ public actor APIServerState {
         return object
     }
 
+    /// Creates an object given as JSON, choosing the resource by its `apiVersion` and `kind` (for seeding the lab
+    /// from `kubectl get -o json` output); an unserved kind is a 400.
+    @discardableResult
+    public func create(json: JSONValue) throws(StoreError) -> JSONValue {
+        let apiVersion = json.string(atPath: "apiVersion") ?? "", kind = json.string(atPath: "kind") ?? ""
+        guard let resource = resources.first(where: { $0.groupVersion == apiVersion && $0.kind == kind }) else {
+            throw .badRequest("no resource serves apiVersion \(apiVersion) kind \(kind)")
+        }
+        return try create(json: json, in: resource)
+    }
+
     /// Replaces an object given as JSON; with `checkResourceVersion` a stale RV is a 409 conflict.
     @discardableResult
     public func update(json: JSONValue, in resource: APIResource, checkResourceVersion: Bool) throws(StoreError) -> JSONValue {

@@ -81,6 +81,19 @@ struct APIServerTests {
         }
     }
 
+    /// Seeding by apiVersion/kind files each object under its resource; unknown kinds are refused.
+    @Test("create(json:) picks the resource from apiVersion and kind")
+    func createByKind() async throws {
+        try await withStandIn { server, _ in
+            try await server.state.create(json: Fixtures.endpointSlice("default", "s", service: "web", ips: ["10.0.0.1"]))
+            let slice = try await server.state.get(V1EndpointSlice.self, namespace: "default", name: "s")
+            #expect(slice.metadata.generation == 1)
+            await #expect(throws: StoreError.self) {
+                try await server.state.create(json: .object(["apiVersion": "v9", "kind": "Nope", "metadata": .object(["name": "x"])]))
+            }
+        }
+    }
+
     /// A watcher whose selector stops matching an object gets DELETED; matching again gets ADDED.
     @Test("watch: modified out of the selector is DELETED, back in is ADDED")
     func selectorTransitions() async throws {
