@@ -153,6 +153,7 @@ struct IPTablesWalkerTests: IPTablesTestHelpers {
     /// IPv6 alone: the stale KUBE-SEP for `[fd00:10:244:3::5]:8080` is not routed.
     @Test func ipv6Only() throws {
         let snap = IPTablesWalker.snapshot(ipv4Text: nil, ipv6Text: try IPTablesFixtures.text("cluster-v6.txt"))
+        #expect(snap.warnings == [])
         #expect(snap.servicePorts == [
             routed("shop/empty:http", frontends: [clusterIP("fd00:30::80", 80)], endpoints: []),
             routed(
@@ -231,6 +232,30 @@ struct IPTablesWalkerTests: IPTablesTestHelpers {
                     Frontend(kind: .nodePort, ip: ip("192.168.2.5"), port: 30001),
                 ], endpoints: ["10.1.0.1:80"])
         ])
+    }
+
+    /// The `addrtype LOCAL` jump that takes loopback out (`! -d ::1/128`, always written for IPv6, and
+    /// `! -d 127.0.0.0/8` under `--iptables-localhost-nodeports=false`) still means every local address.
+    @Test(arguments: [("127.0.0.0/8", "10.1.0.1:80"), ("::1/128", "[fd00::1]:80")])
+    func nodePortJumpExcludingLoopback(loopback: String, endpoint: String) {
+        let dump = """
+            *nat
+            :KUBE-NODEPORTS - [0:0]
+            :KUBE-SERVICES - [0:0]
+            :KUBE-EXT-A - [0:0]
+            :KUBE-SVC-A - [0:0]
+            :KUBE-SEP-A - [0:0]
+            -A KUBE-NODEPORTS -p tcp -m comment --comment "ns/a:p" -m tcp --dport 30001 -j KUBE-EXT-A
+            -A KUBE-SERVICES ! -d \(loopback) -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+            -A KUBE-EXT-A -j KUBE-SVC-A
+            -A KUBE-SVC-A -j KUBE-SEP-A
+            -A KUBE-SEP-A -p tcp -m tcp -j DNAT --to-destination \(endpoint)
+            COMMIT
+            """
+        let v6 = loopback.contains(":")
+        let snap = IPTablesWalker.snapshot(ipv4Text: v6 ? nil : dump, ipv6Text: v6 ? dump : nil)
+        #expect(snap.warnings == [])
+        #expect(snap.servicePorts == [routed("ns/a:p", frontends: [nodePort(30001)], endpoints: [endpoint])])
     }
 
     /// A jump loop between chains terminates with a warning.

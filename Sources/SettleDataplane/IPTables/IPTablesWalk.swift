@@ -89,7 +89,11 @@ struct IPTablesWalk {
                 continue
             }
             if target == "KUBE-NODEPORTS" {
-                if let type = rule.destinationAddressType, type.type == "LOCAL", !type.negated, rule.destination == nil {
+                if let type = rule.destinationAddressType, type.type == "LOCAL", !type.negated,
+                    rule.destination?.negated ?? true
+                {
+                    // A negated `-d` only takes loopback out (`! -d ::1/128` always for IPv6, `! -d 127.0.0.0/8`
+                    // with `--iptables-localhost-nodeports=false`); node ports are still on every local address.
                     nodePortAddresses.append(nil)
                 } else if let ip = rule.destination?.singleAddress {
                     nodePortAddresses.append(ip)
