@@ -45,8 +45,8 @@ struct IPTablesSaveRunner: Sendable {
                 .name(executable), arguments: Arguments(fullArguments),
                 environment: .inherit.updating(["PATH": searchPath, "LC_ALL": "C"]),
                 output: .string(limit: Self.outputLimit), error: .string(limit: 64 << 10))
-            output = result.standardOutput ?? ""
-            errorText = (result.standardError ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+            output = result.standardOutput
+            errorText = result.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
             switch result.terminationStatus {
             case .exited(let code): status = Int32(code)
             case .signaled(let signal): status = 128 + Int32(signal)
