@@ -32,7 +32,7 @@ extension BenchCommand {
             do {
                 let counts = try await NFTablesReader.rawDump(netns: netns, wholeTable: wholeTable)
                 print("messages: \(counts.messages), bytes: \(counts.bytes), sets: \(counts.sets)")
-            } catch let error as DataplaneError {
+            } catch {
                 Terminal.fail(error.description)
             }
         }

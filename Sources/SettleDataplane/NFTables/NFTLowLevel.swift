@@ -1,4 +1,4 @@
-public import SettleModel
+import SettleModel
 
 /// One nftables table as the kernel describes it over netlink: rules as register-machine
 /// expressions, sets with raw key/data bytes and type ids.

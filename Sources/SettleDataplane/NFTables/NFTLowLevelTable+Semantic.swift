@@ -1,4 +1,4 @@
-public import SettleModel
+import SettleModel
 
 extension NFTLowLevelTable {
     /// Interprets the register-level rules into ``NFTTable``'s statements.

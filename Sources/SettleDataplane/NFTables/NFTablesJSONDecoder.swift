@@ -1,5 +1,5 @@
 import Foundation
-public import SettleModel
+import SettleModel
 
 /// Decodes libnftables' JSON output (`nft -j list table …`) into ``NFTRuleset``.
 ///
@@ -386,9 +386,10 @@ public enum NFTablesJSONDecoder {
         }
 
         static func atom(_ value: Value, type: String?) -> NFTAtom {
-            switch (value, type) {
-            case (.string(let s), "inet_proto"), (.string(let s), nil) where protocolNumbers[s] != nil:
+            if case .string(let s) = value, type == "inet_proto" || (type == nil && protocolNumbers[s] != nil) {
                 return protocolNumbers[s].map(NFTAtom.proto) ?? .bytes(Array(s.utf8))
+            }
+            switch (value, type) {
             case (.number(let n), "inet_proto"):
                 return .proto(UInt8(truncatingIfNeeded: n))
             case (.string(let s), _):
