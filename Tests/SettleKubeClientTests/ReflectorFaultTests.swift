@@ -56,6 +56,36 @@ struct ReflectorFaultTests {
         }
     }
 
+    /// A continue token that expires between pages (410) makes the reflector list again without paging.
+    @Test("expired continue token: the list restarts unpaginated and the snapshot is complete")
+    func expiredContinueToken() async throws {
+        try await withStandIn { server, port in
+            let state = server.state
+            for index in 0..<5 { try await state.create(Widget("ns", "w\(index)")) }
+            // First page answers normally; the second hangs while history is compacted under it.
+            await state.inject(Fault(.delay(.zero), target: .list))
+            await state.inject(Fault(.hang, target: .list))
+            try await withClient(port: port) { client in
+                let informer = Informer(reflector: makeReflector(Widget.self, client: client, pageSize: 2))
+                let recorder = EventRecorder<Widget>()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { await informer.run() }
+                    group.addTask { for await event in informer.events { await recorder.append(event) } }
+                    defer { group.cancelAll() }
+                    try await eventually("second page hung") { await state.pendingFaults.isEmpty }
+                    try await state.create(Widget("ns", "w5"))
+                    await state.compact()
+                    await state.releaseHangs()
+                    try await eventually("synced") { await recorder.hasSynced }
+                    #expect(await informer.objects.count == 6)
+                    let lists = await state.recordedRequests.filter { !$0.isWatch && $0.path.hasSuffix("/widgets") }
+                    #expect(lists.map { $0.query["limit"] } == ["2", "2", nil])
+                    #expect(informer.counters.snapshot.lists == 1)
+                }
+            }
+        }
+    }
+
     /// A watch cut after half a line loses nothing and duplicates nothing: the client resumes from the last whole event.
     @Test("disconnect mid-event: reconnect from the last RV with no lost or duplicated event")
     func cutMidEvent() async throws {
