@@ -35,11 +35,18 @@ struct DataplaneCommand: AsyncParsableCommand {
     func run() async throws {
         do {
             let reader = try await DataplaneSelection.reader(mode: mode, netns: netns, via: via)
+            let started = ContinuousClock.now
             let snapshot = try await reader.read()
+            let readTime = ContinuousClock.now - started
+            defer {
+                if ProcessInfo.processInfo.environment["SETTLE_TIMING"] != nil {
+                    Terminal.note("read \(readTime), output \(ContinuousClock.now - started - readTime)")
+                }
+            }
             if let note = reader.note { Terminal.note(note) }
             for warning in snapshot.warnings { Terminal.warn(warning) }
             switch format {
-            case .json: try Terminal.printJSON(DataplaneJSON(snapshot))
+            case .json: try Terminal.printDataplaneJSON(DataplaneJSON(snapshot))
             case .table: print(DataplaneTable.render(snapshot), terminator: "")
             }
         } catch let error as DataplaneError {

@@ -10,8 +10,8 @@ import SettleDataplane
 /// messages. Only the attributes register tracking needs are read; every other expression is kept
 /// as its name plus the register it loads, so it can invalidate stale register contents.
 enum NFTablesExpressionDecoder {
-    /// `chain`, when the caller asked for one chain's rules, saves decoding its name per rule.
-    static func rule(_ header: UnsafePointer<nlmsghdr>, table: String?, chain knownChain: String? = nil) -> NFTLowLevelRule? {
+    /// `interner` shares chain-name strings between rules (see ``StringInterner``).
+    static func rule(_ header: UnsafePointer<nlmsghdr>, table: String?, interner: StringInterner) -> NFTLowLevelRule? {
         guard let rule = nftnl_rule_alloc() else { return nil }
         defer { nftnl_rule_free(rule) }
         guard nftnl_rule_nlmsg_parse(header, rule) >= 0,
@@ -25,20 +25,19 @@ enum NFTablesExpressionDecoder {
         if let iterator = nftnl_expr_iter_create(rule) {
             defer { nftnl_expr_iter_destroy(iterator) }
             while let expression = nftnl_expr_iter_next(iterator) {
-                expressions.append(decode(expression))
+                expressions.append(decode(expression, interner: interner))
             }
         }
-        let chainName = knownChain.flatMap { strcmp(chain, $0) == 0 ? $0 : nil } ?? String(cString: chain)
-        return NFTLowLevelRule(chain: chainName, handle: handle, expressions: expressions)
+        return NFTLowLevelRule(chain: interner.intern(chain), handle: handle, expressions: expressions)
     }
 
-    private static func decode(_ e: OpaquePointer) -> NFTLowLevelExpression {
+    private static func decode(_ e: OpaquePointer, interner: StringInterner) -> NFTLowLevelExpression {
         func has(_ attribute: Int) -> Bool { nftnl_expr_is_set(e, UInt16(attribute)) }
         func u32(_ attribute: Int) -> UInt32 { nftnl_expr_get_u32(e, UInt16(attribute)) }
         func optionalU32(_ attribute: Int) -> UInt32? { has(attribute) ? u32(attribute) : nil }
         func string(_ attribute: Int) -> String? {
             guard has(attribute), let s = nftnl_expr_get_str(e, UInt16(attribute)) else { return nil }
-            return String(cString: s)
+            return interner.intern(s)
         }
         guard let namePointer = nftnl_expr_get_str(e, UInt16(NFTNL_EXPR_NAME)) else { return .other(name: "?", dreg: nil) }
         let name = String(cString: namePointer)

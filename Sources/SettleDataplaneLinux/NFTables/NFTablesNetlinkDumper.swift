@@ -3,6 +3,7 @@ import CMNL
 import CNFTNL
 import Glibc
 import SettleDataplane
+import Synchronization
 
 /// Dumps nftables objects over `NETLINK_NETFILTER` with libmnl and copies them out of libnftnl's
 /// parsed objects into ``NFTLowLevelTable`` — the same requests `nft list table` sends.
@@ -49,22 +50,63 @@ struct NFTablesNetlinkDumper {
         return out
     }
 
-    /// Chains, sets with their elements, and rules of one table.
-    func table(family: NFTFamily, name: String) throws(DataplaneError) -> NFTLowLevelTable {
+    /// Chains, sets with their elements, and rules of one table, interpreted.
+    func table(family: NFTFamily, name: String) throws(DataplaneError) -> NFTTable {
+        let timing = getenv("SETTLE_TIMING") != nil
+        let started = ContinuousClock.now
+        let interner = StringInterner()
         var result = NFTLowLevelTable(family: family, name: name)
-        result.chains = try chains(family: family, table: name)
+        result.chains = try chains(family: family, table: name, interner: interner)
         result.sets = try sets(family: family, table: name)
+        let setsListed = ContinuousClock.now
         for index in result.sets.indices {
-            result.sets[index].elements = try elements(family: family, table: name, set: result.sets[index].name)
+            result.sets[index].elements = try elements(family: family, table: name, set: result.sets[index].name, interner: interner)
         }
         // One rule dump per chain, not one for the table: the kernel resumes a table-wide dump by
         // walking the table from its first chain for every 32 KB batch, which at kube-proxy scale
         // costs several times the per-chain lookups (docs/benchmarks.md).
-        for chain in result.chains { result.rules += try rules(family: family, table: name, chain: chain) }
-        return result
+        let setsFetched = ContinuousClock.now
+        var setsByName: [String: NFTLowLevelSet] = [:]
+        for set in result.sets { setsByName[set.name] = set }
+        // Interpreting rules as they arrive keeps no register-level rule in memory.
+        let pipeline = RuleDecodePipeline(table: name, sets: setsByName, strings: interner.buckets)
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity(RuleDecodePipeline.chunkBytes + 64 * 1024)
+        for chain in result.chains {
+            try socket.exchange(operation: "list rules of \(chain)") { buffer, seq in
+                let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+                let rule = nftnl_rule_alloc()!
+                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), name)
+                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+                nftnl_rule_nlmsg_build_payload(header, rule)
+                nftnl_rule_free(rule)
+                return Int(header.pointee.nlmsg_len)
+            } handle: { header in
+                chunk.appendMessage(header)
+            }
+            if chunk.count >= RuleDecodePipeline.chunkBytes {
+                pipeline.submit(chunk)
+                chunk = []
+                chunk.reserveCapacity(RuleDecodePipeline.chunkBytes + 64 * 1024)
+            }
+        }
+        pipeline.submit(chunk)
+        let fetched = ContinuousClock.now
+        var table = result.semantic()
+        let decoded = pipeline.finish()
+        if timing {
+            let busy = pipeline.busy.withLock { $0 }
+            // SETTLE_TIMING=1: where a full read spends its time (docs/benchmarks.md).
+            let line = "note: \(family.name) \(name): chains+sets listed at \(setsListed - started), elements fetched at \(setsFetched - started), rules at \(fetched - started), decode busy \(busy), waited \(ContinuousClock.now - fetched)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        }
+        for (chain, rules) in decoded {
+            table.chains[chain, default: NFTChain(name: chain)].rules.append(contentsOf: rules)
+        }
+        return table
     }
 
-    private func chains(family: NFTFamily, table: String) throws(DataplaneError) -> [String] {
+    private func chains(family: NFTFamily, table: String, interner: StringInterner) throws(DataplaneError) -> [String] {
         var names: [String] = []
         try socket.exchange(operation: "list chains") { buffer, seq in
             let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETCHAIN.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
@@ -80,7 +122,7 @@ struct NFTablesNetlinkDumper {
                 let tableName = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue)), String(cString: tableName) == table,
                 let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue))
             else { return }
-            names.append(String(cString: name))
+            names.append(interner.intern(name))
         }
         return names
     }
@@ -120,7 +162,7 @@ struct NFTablesNetlinkDumper {
         return out
     }
 
-    private func elements(family: NFTFamily, table: String, set name: String) throws(DataplaneError) -> [NFTLowLevelElement] {
+    private func elements(family: NFTFamily, table: String, set name: String, interner: StringInterner) throws(DataplaneError) -> [NFTLowLevelElement] {
         var out: [NFTLowLevelElement] = []
         try socket.exchange(operation: "list elements of \(name)") { buffer, seq in
             let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETSETELEM.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
@@ -137,13 +179,13 @@ struct NFTablesNetlinkDumper {
             defer { nftnl_set_elems_iter_destroy(iterator) }
             // `iter_next` returns the current element and then advances.
             while let e = nftnl_set_elems_iter_next(iterator) {
-                out.append(Self.element(e))
+                out.append(Self.element(e, interner: interner))
             }
         }
         return out
     }
 
-    private static func element(_ e: OpaquePointer) -> NFTLowLevelElement {
+    private static func element(_ e: OpaquePointer, interner: StringInterner) -> NFTLowLevelElement {
         func bytes(_ attribute: Int) -> [UInt8]? {
             guard nftnl_set_elem_is_set(e, UInt16(attribute)) else { return nil }
             var length: UInt32 = 0
@@ -158,7 +200,7 @@ struct NFTablesNetlinkDumper {
         if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_CHAIN)),
             let chain = nftnl_set_elem_get_str(e, UInt16(NFTNL_SET_ELEM_CHAIN))
         {
-            element.chain = String(cString: chain)
+            element.chain = interner.intern(chain)
         }
         if nftnl_set_elem_is_set(e, UInt16(NFTNL_SET_ELEM_FLAGS)) {
             element.flags = nftnl_set_elem_get_u32(e, UInt16(NFTNL_SET_ELEM_FLAGS))
@@ -171,6 +213,7 @@ struct NFTablesNetlinkDumper {
 
     func rules(family: NFTFamily, table: String, chain: String? = nil) throws(DataplaneError) -> [NFTLowLevelRule] {
         var out: [NFTLowLevelRule] = []
+        let interner = StringInterner()
         try socket.exchange(operation: "list rules") { buffer, seq in
             let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
             let rule = nftnl_rule_alloc()!
@@ -180,7 +223,7 @@ struct NFTablesNetlinkDumper {
             nftnl_rule_free(rule)
             return Int(header.pointee.nlmsg_len)
         } handle: { header in
-            if let rule = NFTablesExpressionDecoder.rule(header, table: table, chain: chain) { out.append(rule) }
+            if let rule = NFTablesExpressionDecoder.rule(header, table: table, interner: interner) { out.append(rule) }
         }
         return out
     }

@@ -27,8 +27,13 @@ public struct NFTablesReader: DataplaneReader {
     }
 
     public func read() async throws(DataplaneError) -> DataplaneSnapshot {
+        let started = ContinuousClock.now
         let ruleset = try await readRuleset()
+        let readTime = ContinuousClock.now - started
         var snapshot = ruleset.kubeProxySnapshot()
+        if ProcessInfo.processInfo.environment["SETTLE_TIMING"] != nil {
+            FileHandle.standardError.write(Data("note: netlink+decode \(readTime), walk \(ContinuousClock.now - started - readTime)\n".utf8))
+        }
         if ruleset.tables.isEmpty {
             snapshot.warnings.insert("no kube-proxy nftables tables (ip/ip6 kube-proxy) found", at: 0)
         }
@@ -69,7 +74,7 @@ public struct NFTablesReader: DataplaneReader {
                 var tables: [NFTTable] = []
                 for (family, name) in try dumper.tables()
                 where name == NFTRuleset.kubeProxyTable && (family == .ip || family == .ip6) {
-                    tables.append(try dumper.table(family: family, name: name).semantic())
+                    tables.append(try dumper.table(family: family, name: name))
                 }
                 guard try dumper.generation() == before else { continue }
                 return NFTRuleset(tables: tables.sorted { $0.family < $1.family })
