@@ -18,11 +18,15 @@ extension NFTLowLevelTable {
             table.sets[set.name] = NFTSet(name: set.name, isMap: set.isMap, elements: set.isInterval ? nil : set.decodedElements())
         }
         for rule in rules {
-            let statements = Self.statements(of: rule, sets: setsByName)
-            table.chains[rule.chain, default: NFTChain(name: rule.chain)].rules.append(
-                NFTRule(handle: rule.handle, statements: statements))
+            table.chains[rule.chain, default: NFTChain(name: rule.chain)].rules.append(Self.semanticRule(rule, sets: setsByName))
         }
         return table
+    }
+
+    /// One rule's statements, given the table's sets (named and anonymous) by name. Lets a reader
+    /// interpret rules as they arrive instead of holding every register-level rule in memory.
+    public static func semanticRule(_ rule: NFTLowLevelRule, sets: [String: NFTLowLevelSet]) -> NFTRule {
+        NFTRule(handle: rule.handle, statements: statements(of: rule, sets: sets))
     }
 
     private enum Unit {
@@ -145,7 +149,7 @@ extension NFTLowLevelTable {
                         key: NFTDataType.decode(element.key, type: keyType, hostEndianIntegers: set.keyByteOrder != 2),
                         address: ip, port: portValue))
                 }
-                return .dnat(.map(key: key, targets: targets.sorted { $0.sortKey < $1.sortKey }))
+                return .dnat(.map(key: key, targets: targets.sorted(by: NFTDNATTarget.canonicalOrder)))
             case .numgen:
                 return .unsupported("dnat address taken straight from numgen")
             case .unknown(let register):
@@ -172,15 +176,42 @@ extension NFTLowLevelSet {
             }
             out.append(NFTElement(key: key, value: value, comment: element.comment))
         }
-        return out.sorted { $0.sortKey < $1.sortKey }
+        return out.sorted(by: NFTElement.canonicalOrder)
     }
 }
 
 extension NFTElement {
-    /// A canonical order, the same whichever source listed the elements.
+    /// The key as nft prints it, for messages.
     public var sortKey: String { key.map(\.description).joined(separator: " . ") }
+
+    /// The canonical order of elements, the same whichever source listed them: by key.
+    public static func canonicalOrder(_ a: NFTElement, _ b: NFTElement) -> Bool { a.key.lexicographicallyPrecedes(b.key) }
 }
 
 extension NFTDNATTarget {
-    public var sortKey: String { key.map(\.description).joined(separator: " . ") }
+    public static func canonicalOrder(_ a: NFTDNATTarget, _ b: NFTDNATTarget) -> Bool { a.key.lexicographicallyPrecedes(b.key) }
+}
+
+extension NFTAtom: Comparable {
+    private var rank: Int {
+        switch self {
+        case .address: 0
+        case .proto: 1
+        case .port: 2
+        case .integer: 3
+        case .bytes: 4
+        }
+    }
+
+    /// Orders by kind, then value; cheap, unlike comparing printed forms.
+    public static func < (lhs: NFTAtom, rhs: NFTAtom) -> Bool {
+        switch (lhs, rhs) {
+        case (.address(let a), .address(let b)): a < b
+        case (.proto(let a), .proto(let b)): a < b
+        case (.port(let a), .port(let b)): a < b
+        case (.integer(let a), .integer(let b)): a < b
+        case (.bytes(let a), .bytes(let b)): a.lexicographicallyPrecedes(b)
+        default: lhs.rank < rhs.rank
+        }
+    }
 }

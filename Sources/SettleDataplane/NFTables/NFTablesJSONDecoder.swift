@@ -42,7 +42,7 @@ public enum NFTablesJSONDecoder {
                     guard let key = table(s.family, s.table) else { continue }
                     let interval = s.flags?.contains("interval") ?? false
                     let elements = interval ? nil : (s.elem ?? []).map { $0.element(keyTypes: s.type.names, valueTypes: s.map?.names) }
-                        .sorted { $0.sortKey < $1.sortKey }
+                        .sorted(by: NFTElement.canonicalOrder)
                     tables[key]!.sets[s.name] = NFTSet(name: s.name, isMap: isMap, elements: elements)
                 case .rule(let r):
                     guard let key = table(r.family, r.table) else { continue }
@@ -203,7 +203,7 @@ public enum NFTablesJSONDecoder {
                     let keyTypes: [String] = if case .numgen = key { ["integer"] } else { [] }
                     return .vmap(
                         key: key,
-                        map: .anonymous(elements.map { $0.element(keyTypes: keyTypes, valueTypes: nil) }.sorted { $0.sortKey < $1.sortKey }))
+                        map: .anonymous(elements.map { $0.element(keyTypes: keyTypes, valueTypes: nil) }.sorted(by: NFTElement.canonicalOrder)))
                 default:
                     return .unsupported("vmap with data \(data)")
                 }
@@ -311,7 +311,7 @@ public enum NFTablesJSONDecoder {
                     }
                     targets.append(NFTDNATTarget(key: element.key.atoms(types: keyTypes), address: ip, port: port))
                 }
-                return .dnat(.map(key: mapKey, targets: targets.sorted { $0.sortKey < $1.sortKey }))
+                return .dnat(.map(key: mapKey, targets: targets.sorted(by: NFTDNATTarget.canonicalOrder)))
             }
             guard case .string(let s)? = addr, let ip = IPAddress(s) else {
                 return .unsupported("dnat to \(addr.map { "\($0)" } ?? "no address")")
