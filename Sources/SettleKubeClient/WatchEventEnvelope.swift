@@ -1,4 +1,4 @@
-public import SettleKube
+import SettleKube
 
 /// Decodes one watch line `{"type":…,"object":…}` in a single pass, choosing the object's type by `type`.
 struct WatchEventEnvelope<T: KubeObject>: Decodable {
