@@ -189,7 +189,7 @@ struct DesiredBench: AsyncParsableCommand {
         // The answer must be right before its speed matters.
         guard cache.servicePorts == full else { throw BenchError("the cache differs from a full recompute after loading") }
 
-        var random = BenchRandom(seed: seed &+ 99)
+        var random = SplitMix64(seed: seed &+ 99)
         let typicalUpdates = cluster.sliceUpdates(count: updates, in: cache, largestOnly: false, using: &random)
         let largestUpdates = cluster.sliceUpdates(count: max(updates / 10, 1), in: cache, largestOnly: true, using: &random)
         var changed = 0
@@ -368,19 +368,6 @@ enum RawList {
     }
 }
 
-/// A small seeded PRNG (SplitMix64), so the synthetic cluster is the same on every run.
-struct BenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A synthetic cluster shaped like a real one.
 ///
 /// Endpoints per Service follow a power law (most Services have a handful, a few have thousands);
@@ -403,7 +390,7 @@ struct BenchCluster {
     var summary = ""
 
     init(services count: Int, endpoints total: Int, nodes: Int, seed: UInt64) {
-        var random = BenchRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let sizes = Self.sizes(services: count, endpoints: total, using: &random)
         let namespaces = max(1, count / 200)
         var endpointIndex = 0
@@ -491,7 +478,7 @@ struct BenchCluster {
 
     /// Endpoints per Service: at least one each (when there are enough), the rest by weight 1/rank^0.7,
     /// ranks shuffled so that big Services are spread over namespaces.
-    static func sizes(services count: Int, endpoints total: Int, using random: inout BenchRandom) -> [Int] {
+    static func sizes(services count: Int, endpoints total: Int, using random: inout SplitMix64) -> [Int] {
         guard total >= count else { return (0..<count).map { $0 < total ? 1 : 0 } }
         let weights = (0..<count).map { 1 / pow(Double($0 + 1), 0.7) }
         let sum = weights.reduce(0, +)
@@ -509,7 +496,7 @@ struct BenchCluster {
     }
 
     static func endpoint(
-        index: Int, namespace: String, service: String, nodes: Int, hinted: Bool, using random: inout BenchRandom
+        index: Int, namespace: String, service: String, nodes: Int, hinted: Bool, using random: inout SplitMix64
     ) -> V1EndpointSlice.Endpoint {
         let node = Int.random(in: 0..<nodes, using: &random)
         let zone = zones[node % 3]
@@ -540,7 +527,7 @@ struct BenchCluster {
     /// `count` successive slice updates, each flipping one endpoint between ready and terminating and
     /// bumping the generation, as the EndpointSlice controller does when a pod starts or stops.
     /// Slices come from a uniformly chosen Service (or from the largest one), based on `cache`'s copies.
-    func sliceUpdates(count: Int, in cache: DesiredStateCache, largestOnly: Bool, using random: inout BenchRandom) -> [V1EndpointSlice] {
+    func sliceUpdates(count: Int, in cache: DesiredStateCache, largestOnly: Bool, using random: inout SplitMix64) -> [V1EndpointSlice] {
         let candidates = largestOnly ? [largestService] : slicesByService.keys.sorted()
         guard largestEndpoints > 0 else { return [] }
         var current: [String: V1EndpointSlice] = [:]

@@ -16,6 +16,58 @@ struct NFTablesNetlinkDumper {
 
     init(socket: NetlinkSocket) { self.socket = socket }
 
+    /// The dump requests a read sends, each filtered in the kernel to one table (and chain or set).
+    enum DumpRequest {
+        case chains(table: String)
+        case sets(table: String)
+        case elements(table: String, set: String)
+        case rules(table: String, chain: String?)
+    }
+
+    /// Builds `request` for `family` into `buffer`; returns the message length.
+    static func build(_ request: DumpRequest, family: NFTFamily, into buffer: UnsafeMutablePointer<CChar>, seq: UInt32) -> Int {
+        func header(_ type: nf_tables_msg_types) -> UnsafeMutablePointer<nlmsghdr> {
+            nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
+        }
+        let nlh: UnsafeMutablePointer<nlmsghdr>
+        switch request {
+        case .chains(let table):
+            nlh = header(NFT_MSG_GETCHAIN)
+            let chain = nftnl_chain_alloc()!
+            nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
+            nftnl_chain_nlmsg_build_payload(nlh, chain)
+            nftnl_chain_free(chain)
+        case .sets(let table), .elements(let table, _):
+            let isElements: Bool
+            if case .elements = request { isElements = true } else { isElements = false }
+            nlh = header(isElements ? NFT_MSG_GETSETELEM : NFT_MSG_GETSET)
+            let set = nftnl_set_alloc()!
+            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+            if case .elements(_, let name) = request {
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
+                nftnl_set_elems_nlmsg_build_payload(nlh, set)
+            } else {
+                nftnl_set_nlmsg_build_payload(nlh, set)
+            }
+            nftnl_set_free(set)
+        case .rules(let table, let chain):
+            nlh = header(NFT_MSG_GETRULE)
+            let rule = nftnl_rule_alloc()!
+            nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
+            if let chain { nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain) }
+            nftnl_rule_nlmsg_build_payload(nlh, rule)
+            nftnl_rule_free(rule)
+        }
+        return Int(nlh.pointee.nlmsg_len)
+    }
+
+    /// Sends one dump request and hands each reply message to `handle`.
+    func dump(
+        _ request: DumpRequest, family: NFTFamily, operation: String, handle: (UnsafePointer<nlmsghdr>) throws(DataplaneError) -> Void
+    ) throws(DataplaneError) {
+        try socket.exchange(operation: operation, dump: true, build: { Self.build(request, family: family, into: $0, seq: $1) }, handle: handle)
+    }
+
     /// The ruleset generation: it changes with every committed transaction, so equal values before
     /// and after a multi-request read prove the read saw one consistent ruleset.
     func generation() throws(DataplaneError) -> UInt32 {
@@ -73,15 +125,7 @@ struct NFTablesNetlinkDumper {
         var chunk: [UInt8] = []
         chunk.reserveCapacity(RuleDecodePipeline.chunkBytes + 64 * 1024)
         for chain in result.chains {
-            try socket.exchange(operation: "list rules of \(chain)") { buffer, seq in
-                let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-                let rule = nftnl_rule_alloc()!
-                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), name)
-                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
-                nftnl_rule_nlmsg_build_payload(header, rule)
-                nftnl_rule_free(rule)
-                return Int(header.pointee.nlmsg_len)
-            } handle: { header in
+            try dump(.rules(table: name, chain: chain), family: family, operation: "list rules of \(chain)") { header in
                 chunk.appendMessage(header)
             }
             if chunk.count >= RuleDecodePipeline.chunkBytes {
@@ -108,14 +152,7 @@ struct NFTablesNetlinkDumper {
 
     private func chains(family: NFTFamily, table: String, interner: StringInterner) throws(DataplaneError) -> [String] {
         var names: [String] = []
-        try socket.exchange(operation: "list chains") { buffer, seq in
-            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETCHAIN.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-            let chain = nftnl_chain_alloc()!
-            nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
-            nftnl_chain_nlmsg_build_payload(header, chain)
-            nftnl_chain_free(chain)
-            return Int(header.pointee.nlmsg_len)
-        } handle: { header in
+        try dump(.chains(table: table), family: family, operation: "list chains") { header in
             guard let chain = nftnl_chain_alloc() else { return }
             defer { nftnl_chain_free(chain) }
             guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
@@ -129,14 +166,7 @@ struct NFTablesNetlinkDumper {
 
     private func sets(family: NFTFamily, table: String) throws(DataplaneError) -> [NFTLowLevelSet] {
         var out: [NFTLowLevelSet] = []
-        try socket.exchange(operation: "list sets") { buffer, seq in
-            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETSET.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-            let set = nftnl_set_alloc()!
-            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-            nftnl_set_nlmsg_build_payload(header, set)
-            nftnl_set_free(set)
-            return Int(header.pointee.nlmsg_len)
-        } handle: { header in
+        try dump(.sets(table: table), family: family, operation: "list sets") { header in
             guard let set = nftnl_set_alloc() else { return }
             defer { nftnl_set_free(set) }
             guard nftnl_set_nlmsg_parse(header, set) >= 0,
@@ -164,15 +194,7 @@ struct NFTablesNetlinkDumper {
 
     private func elements(family: NFTFamily, table: String, set name: String, interner: StringInterner) throws(DataplaneError) -> [NFTLowLevelElement] {
         var out: [NFTLowLevelElement] = []
-        try socket.exchange(operation: "list elements of \(name)") { buffer, seq in
-            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETSETELEM.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-            let set = nftnl_set_alloc()!
-            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-            nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
-            nftnl_set_elems_nlmsg_build_payload(header, set)
-            nftnl_set_free(set)
-            return Int(header.pointee.nlmsg_len)
-        } handle: { header in
+        try dump(.elements(table: table, set: name), family: family, operation: "list elements of \(name)") { header in
             guard let set = nftnl_set_alloc() else { return }
             defer { nftnl_set_free(set) }
             guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
@@ -214,28 +236,10 @@ struct NFTablesNetlinkDumper {
     func rules(family: NFTFamily, table: String, chain: String? = nil) throws(DataplaneError) -> [NFTLowLevelRule] {
         var out: [NFTLowLevelRule] = []
         let interner = StringInterner()
-        try socket.exchange(operation: "list rules") { buffer, seq in
-            let header = nftnl_nlmsg_build_hdr(buffer, UInt16(NFT_MSG_GETRULE.rawValue), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-            let rule = nftnl_rule_alloc()!
-            nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-            if let chain { nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chain) }
-            nftnl_rule_nlmsg_build_payload(header, rule)
-            nftnl_rule_free(rule)
-            return Int(header.pointee.nlmsg_len)
-        } handle: { header in
+        try dump(.rules(table: table, chain: chain), family: family, operation: "list rules") { header in
             if let rule = NFTablesExpressionDecoder.rule(header, table: table, interner: interner) { out.append(rule) }
         }
         return out
-    }
-}
-
-extension NetlinkSocket {
-    func exchange(
-        operation: String,
-        build: (UnsafeMutablePointer<CChar>, UInt32) -> Int,
-        handle: (UnsafePointer<nlmsghdr>) throws(DataplaneError) -> Void
-    ) throws(DataplaneError) {
-        try exchange(operation: operation, dump: true, build: build, handle: handle)
     }
 }
 
@@ -282,20 +286,8 @@ extension NFTablesNetlinkDumper {
             counts.messages += 1
             counts.bytes += Int(header.pointee.nlmsg_len)
         }
-        func request(_ type: UInt32, build: @escaping (UnsafeMutablePointer<nlmsghdr>) -> Void) -> (UnsafeMutablePointer<CChar>, UInt32) -> Int {
-            { buffer, seq in
-                let header = nftnl_nlmsg_build_hdr(buffer, UInt16(type), UInt16(family.rawValue), UInt16(NLM_F_DUMP), seq)!
-                build(header)
-                return Int(header.pointee.nlmsg_len)
-            }
-        }
         var chainNames: [String] = []
-        try socket.exchange(operation: "list chains", build: request(NFT_MSG_GETCHAIN.rawValue) { header in
-            let chain = nftnl_chain_alloc()!
-            nftnl_chain_set_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue), table)
-            nftnl_chain_nlmsg_build_payload(header, chain)
-            nftnl_chain_free(chain)
-        }, handle: { header in
+        try dump(.chains(table: table), family: family, operation: "list chains") { header in
             count(header)
             // Chain names are needed for the per-chain rule requests, as in the real read.
             guard !wholeTable, let chain = nftnl_chain_alloc() else { return }
@@ -303,39 +295,22 @@ extension NFTablesNetlinkDumper {
             if nftnl_chain_nlmsg_parse(header, chain) >= 0, let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue)) {
                 chainNames.append(String(cString: name))
             }
-        })
+        }
         var setNames: [String] = []
-        try socket.exchange(operation: "list sets", build: request(NFT_MSG_GETSET.rawValue) { header in
-            let set = nftnl_set_alloc()!
-            nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-            nftnl_set_nlmsg_build_payload(header, set)
-            nftnl_set_free(set)
-        }, handle: { header in
+        try dump(.sets(table: table), family: family, operation: "list sets") { header in
             count(header)
             guard let set = nftnl_set_alloc() else { return }
             defer { nftnl_set_free(set) }
             if nftnl_set_nlmsg_parse(header, set) >= 0, let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)) {
                 setNames.append(String(cString: name))
             }
-        })
+        }
         counts.sets = setNames.count
         for setName in setNames {
-            try socket.exchange(operation: "list elements", build: request(NFT_MSG_GETSETELEM.rawValue) { header in
-                let set = nftnl_set_alloc()!
-                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), setName)
-                nftnl_set_elems_nlmsg_build_payload(header, set)
-                nftnl_set_free(set)
-            }, handle: { count($0) })
+            try dump(.elements(table: table, set: setName), family: family, operation: "list elements") { count($0) }
         }
         for chainName in wholeTable ? [nil] : chainNames.map(Optional.some) {
-            try socket.exchange(operation: "list rules", build: request(NFT_MSG_GETRULE.rawValue) { header in
-                let rule = nftnl_rule_alloc()!
-                nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-                if let chainName { nftnl_rule_set_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue), chainName) }
-                nftnl_rule_nlmsg_build_payload(header, rule)
-                nftnl_rule_free(rule)
-            }, handle: { count($0) })
+            try dump(.rules(table: table, chain: chainName), family: family, operation: "list rules") { count($0) }
         }
         return counts
     }
