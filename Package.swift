@@ -46,6 +46,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "SettleSelection", dependencies: ["SettleModel", "SettleKube"], swiftSettings: swiftSettings),
+        .target(name: "SettleConvergence", dependencies: ["SettleModel", "SettleSelection"], swiftSettings: swiftSettings),
 
         // MARK: - Edges
         .target(
@@ -88,7 +89,7 @@ let package = Package(
             name: "SettleApp",
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
-                "SettleKube", "SettleSelection", "SettleKubeClient", "SettleAPIServer",
+                "SettleKube", "SettleSelection", "SettleConvergence", "SettleKubeClient", "SettleAPIServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -113,6 +114,8 @@ let package = Package(
         .testTarget(name: "SettleKubeProxyRulesTests", dependencies: ["SettleKubeProxyRules", "SettleModel"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SettleKubeTests", dependencies: ["SettleKube", "SettleModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "SettleConvergenceTests", dependencies: ["SettleConvergence", "SettleSelection", "SettleKube", "SettleModel"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "SettleSelectionTests", dependencies: ["SettleSelection", "SettleKube", "SettleModel"],
                     swiftSettings: swiftSettings),
         .testTarget(
