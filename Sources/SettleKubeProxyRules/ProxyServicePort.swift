@@ -106,3 +106,34 @@ public struct ProxyServicePort: Sendable, Hashable {
         return keyed.map(\.endpoint)
     }
 }
+
+/// One address family's view of a service port, as each of kube-proxy's per-family proxiers sees
+/// it: that family's ClusterIP, external and LB IPs, and endpoints (kube-proxy order).
+struct FamilyServicePort {
+    /// The port with external and load-balancer IPs of this family only.
+    var port: ProxyServicePort
+    var clusterIP: IPAddress
+    /// Whether the port has endpoints anywhere (reject) or only elsewhere (drop).
+    var hasEndpoints: Bool
+    /// Endpoints for Cluster policy, when the port uses them.
+    var clusterEndpoints: [EndpointAddress]
+    /// Node-local endpoints, when the port uses them.
+    var localEndpoints: [EndpointAddress]
+}
+
+extension ProxyServicePort {
+    /// This port as the `family` proxier sees it; `nil` when it has no ClusterIP of that family
+    /// (kube-proxy then programs nothing for it in that family).
+    func view(for family: IPAddress.Family) -> FamilyServicePort? {
+        guard let clusterIP = clusterIPs.first(where: { $0.family == family }) else { return nil }
+        var p = self
+        p.externalIPs = p.externalIPs.filter { $0.family == family }
+        p.loadBalancerIPs = p.loadBalancerIPs.filter { $0.family == family }
+        let allCluster = p.clusterEndpoints.filter { $0.ip.family == family }
+        let allLocal = p.localEndpoints.filter { $0.ip.family == family }
+        return FamilyServicePort(
+            port: p, clusterIP: clusterIP, hasEndpoints: !allCluster.isEmpty || !allLocal.isEmpty,
+            clusterEndpoints: p.usesClusterEndpoints ? Self.kubeProxyOrder(allCluster) : [],
+            localEndpoints: p.usesLocalEndpoints ? Self.kubeProxyOrder(allLocal) : [])
+    }
+}

@@ -23,15 +23,12 @@ struct IPTablesServiceBuilder {
     // swiftlint:disable:next function_body_length
     mutating func write(_ original: ProxyServicePort, into t: inout IPTablesTables) {
         let fam = writer.family
-        guard let clusterIP = original.clusterIPs.first(where: { $0.family == fam }) else { return }
-        var p = original
-        p.externalIPs = p.externalIPs.filter { $0.family == fam }
-        p.loadBalancerIPs = p.loadBalancerIPs.filter { $0.family == fam }
-        let allCluster = p.clusterEndpoints.filter { $0.ip.family == fam }
-        let allLocal = p.localEndpoints.filter { $0.ip.family == fam }
-        let hasEndpoints = !allCluster.isEmpty || !allLocal.isEmpty
-        let cluster = p.usesClusterEndpoints ? ProxyServicePort.kubeProxyOrder(allCluster) : []
-        let local = p.usesLocalEndpoints ? ProxyServicePort.kubeProxyOrder(allLocal) : []
+        guard let view = original.view(for: fam) else { return }
+        let p = view.port
+        let clusterIP = view.clusterIP
+        let hasEndpoints = view.hasEndpoints
+        let cluster = view.clusterEndpoints
+        let local = view.localEndpoints
 
         let proto = p.protocol.lowercased
         let name = p.name
