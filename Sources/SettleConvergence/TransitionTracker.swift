@@ -1,0 +1,144 @@
+public import SettleSelection
+import SettleModel
+
+/// The endpoints *in transition* on one node: whose desired verdict changed, or which diverge,
+/// kept until converged plus a retention window (issue #4). Pure and clock-generic: the caller
+/// passes `now`, so tests drive time by hand and the agent uses its own clock.
+///
+/// Feed it every evaluation (``update(_:slices:now:)``). An endpoint enters when its verdict
+/// changes between two updates (``TrackedEndpoint/Change``) or when it is divergent; it leaves a
+/// `retention` after it last became converged. An endpoint that disappears from its slice is kept
+/// as a tombstone with a synthesised `drained` status, so a preStop waiter still gets an answer
+/// after the slice forgot the pod. The first update is a baseline: nothing has "changed" yet, only
+/// divergent endpoints enter.
+public struct TransitionTracker<Instant: InstantProtocol> {
+    /// How long a converged entry stays listed, so waiters that ask late still see the outcome.
+    public var retention: Instant.Duration
+
+    /// Per endpoint, the verdict at the previous update; `nil` before the first.
+    private var previous: [EndpointStatus.Key: Verdict]?
+    private var entries: [EndpointStatus.Key: TrackedEndpoint<Instant>] = [:]
+
+    public init(retention: Instant.Duration) {
+        self.retention = retention
+    }
+
+    /// What changed in one update: entries added or changed (for an ack stream's deltas) and keys
+    /// that left after their retention.
+    public struct Update {
+        public var changed: [TrackedEndpoint<Instant>]
+        public var expired: [EndpointStatus.Key]
+    }
+
+    /// The endpoints in transition, sorted.
+    public var inTransition: [TrackedEndpoint<Instant>] { entries.values.sorted() }
+
+    /// The entry for one endpoint, if it is in transition.
+    public subscript(key: EndpointStatus.Key) -> TrackedEndpoint<Instant>? { entries[key] }
+
+    /// Whether an endpoint is desired and which slice lists it (`nil`: no slice).
+    private struct Verdict: Hashable {
+        var desired: Bool
+        var slice: SliceReference?
+    }
+
+    /// Applies one evaluation made at `now`. `slices` are the node's current slice references (all
+    /// of them, if the caller has them): a tombstone takes the newest generation of its slice from
+    /// them or from the report, so its acknowledgement names the generation that removed it
+    /// (brief §2, freshness); without either it keeps the last generation that listed it, which is
+    /// older and so can only make an aggregator wait, never answer early.
+    @discardableResult
+    public mutating func update(_ report: ConvergenceReport, slices: [SliceReference] = [], now: Instant) -> Update {
+        var newest: [String: SliceReference] = [:]
+        for slice in slices + report.endpoints.compactMap(\.slice) {
+            let id = slice.uid ?? slice.name
+            if let known = newest[id], (known.generation ?? 0) >= (slice.generation ?? 0) { continue }
+            newest[id] = slice
+        }
+        func refreshed(_ slice: SliceReference?) -> SliceReference? {
+            guard let slice else { return nil }
+            return newest[slice.uid ?? slice.name].flatMap { ($0.generation ?? 0) > (slice.generation ?? 0) ? $0 : nil }
+                ?? slice
+        }
+
+        var current: [EndpointStatus.Key: Verdict] = [:]
+        var changed: [TrackedEndpoint<Instant>] = []
+        for status in report.endpoints {
+            let key = status.key
+            let verdict = Verdict(desired: status.state == .programmed || status.state == .missing, slice: status.slice)
+            current[key] = verdict
+            let before = previous?[key]
+            let remembered = before?.slice ?? entries[key]?.status.slice
+            var change: TrackedEndpoint<Instant>.Change?
+            if previous != nil {
+                if verdict.desired && before?.desired != true {
+                    change = .added
+                } else if !verdict.desired && before?.desired == true {
+                    change = verdict.slice == nil ? .tombstone : .removed
+                } else if verdict.slice == nil && before?.slice != nil {
+                    change = .tombstone
+                }
+            }
+            if change == nil && !status.state.isConverged && entries[key] == nil { change = .divergent }
+
+            var status = status
+            if status.slice == nil, let remembered {
+                status.slice = refreshed(remembered)  // a tombstone answers with the slice that dropped it
+            }
+            let convergedAt: Instant? = status.state.isConverged ? now : nil
+            if let change {
+                var since = now
+                // Dropped from the slice after it already stopped being desired: the same removal.
+                if change == .tombstone, let existing = entries[key], existing.change == .removed { since = existing.since }
+                let entry = TrackedEndpoint(status: status, change: change, since: since, convergedAt: convergedAt)
+                entries[key] = entry
+                changed.append(entry)
+            } else if var entry = entries[key] {
+                let before = entry
+                entry.status = status
+                entry.convergedAt = status.state.isConverged ? (entry.convergedAt ?? now) : nil
+                entries[key] = entry
+                if entry != before { changed.append(entry) }
+            }
+        }
+
+        // Endpoints that left the report (neither listed nor routed any more): drained tombstones.
+        var gone = Set(entries.keys.filter { current[$0] == nil })
+        for (key, verdict) in previous ?? [:] where current[key] == nil && entries[key] == nil && verdict.slice != nil {
+            gone.insert(key)
+        }
+        for key in gone {
+            let last = entries[key]?.status
+            let slice = refreshed(last?.slice ?? previous?[key]?.slice)
+            let status = EndpointStatus(
+                servicePort: key.servicePort, protocol: key.protocol, ip: key.address.ip, port: key.address.port,
+                state: .drained, slice: slice, targetRef: last?.targetRef, reason: .notInSlices)
+            if var entry = entries[key] {
+                let before = entry
+                entry.status = status
+                if entry.change != .added && entry.change != .tombstone {
+                    entry.change = .tombstone
+                }
+                entry.convergedAt = entry.convergedAt ?? now
+                entries[key] = entry
+                if entry != before { changed.append(entry) }
+            } else {
+                let entry = TrackedEndpoint(status: status, change: .tombstone, since: now, convergedAt: now)
+                entries[key] = entry
+                changed.append(entry)
+            }
+        }
+
+        var expired: [EndpointStatus.Key] = []
+        for (key, entry) in entries {
+            guard let convergedAt = entry.convergedAt, convergedAt.advanced(by: retention) <= now else { continue }
+            entries[key] = nil
+            expired.append(key)
+        }
+        previous = current
+        return Update(changed: changed.sorted(), expired: expired.sorted())
+    }
+}
+
+extension TransitionTracker: Sendable where Instant: Sendable, Instant.Duration: Sendable {}
+extension TransitionTracker.Update: Sendable where Instant: Sendable {}

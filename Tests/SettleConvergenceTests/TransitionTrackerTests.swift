@@ -1,0 +1,137 @@
+import SettleConvergence
+import SettleModel
+import SettleSelection
+import Testing
+
+/// `TransitionTracker`: which endpoints are in transition, tombstones, freshness and retention,
+/// driven by hand-made reports and a hand-made clock.
+struct TransitionTrackerTests {
+    /// Seconds since an arbitrary start: the tracker is generic over the instant.
+    struct Tick: InstantProtocol {
+        var seconds: Int64
+        func advanced(by duration: Duration) -> Tick { Tick(seconds: seconds + duration.components.seconds) }
+        func duration(to other: Tick) -> Duration { .seconds(other.seconds - seconds) }
+        static func < (lhs: Tick, rhs: Tick) -> Bool { lhs.seconds < rhs.seconds }
+    }
+
+    static func t(_ seconds: Int64) -> Tick { Tick(seconds: seconds) }
+
+    static func slice(_ generation: Int64) -> SliceReference {
+        SliceReference(name: "web-abc", uid: "uid-web-abc", generation: generation)
+    }
+
+    static func status(
+        _ ip: String, _ state: EndpointState, generation: Int64? = 1, reason: EndpointStatus.Reason = .desiredAndRouted
+    ) -> EndpointStatus {
+        EndpointStatus(
+            servicePort: Fixture.web, protocol: .tcp, ip: IPAddress(ip)!, port: 8080, state: state,
+            slice: generation.map(slice), reason: reason)
+    }
+
+    static func report(_ statuses: EndpointStatus...) -> ConvergenceReport { ConvergenceReport(endpoints: statuses) }
+
+    static func key(_ ip: String) -> EndpointStatus.Key {
+        EndpointStatus.Key(servicePort: Fixture.web, protocol: .tcp, address: EndpointAddress(ip: IPAddress(ip)!, port: 8080))
+    }
+
+    /// Nothing has changed at start-up; only what diverges is in transition.
+    @Test("the first update is a baseline: only divergent endpoints enter")
+    func baseline() {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed), Self.status("10.0.0.2", .missing)), now: Self.t(0))
+        #expect(tracker.inTransition.map(\.status.key) == [Self.key("10.0.0.2")])
+        #expect(tracker.inTransition.map(\.change) == [.divergent])
+    }
+
+    /// The preStop flow: desired → terminating (stale while routed) → drained → gone after retention.
+    @Test("a removed endpoint is tracked while stale, marked converged when drained, and expires after the retention")
+    func removal() throws {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed)), now: Self.t(0))
+        #expect(tracker.inTransition.isEmpty)
+
+        let stale = tracker.update(
+            Self.report(Self.status("10.0.0.1", .stale, generation: 2, reason: .terminating)), now: Self.t(5))
+        let entry = try #require(tracker[Self.key("10.0.0.1")])
+        #expect(entry.change == .removed && entry.since == Self.t(5) && entry.convergedAt == nil)
+        #expect(entry.status.slice?.generation == 2)
+        #expect(stale.changed.count == 1)
+
+        tracker.update(Self.report(Self.status("10.0.0.1", .drained, generation: 2, reason: .terminating)), now: Self.t(7))
+        #expect(tracker[Self.key("10.0.0.1")]?.convergedAt == Self.t(7))
+        #expect(tracker[Self.key("10.0.0.1")]?.since == Self.t(5))
+
+        let early = tracker.update(Self.report(Self.status("10.0.0.1", .drained, generation: 2, reason: .terminating)), now: Self.t(36))
+        #expect(early.expired.isEmpty && early.changed.isEmpty)
+        let late = tracker.update(Self.report(Self.status("10.0.0.1", .drained, generation: 2, reason: .terminating)), now: Self.t(37))
+        #expect(late.expired == [Self.key("10.0.0.1")])
+        #expect(tracker.inTransition.isEmpty)
+    }
+
+    /// "Relabel the pod first": the slice drops the endpoint while kube-proxy still routes it; the
+    /// answer keeps naming the slice generation that removed it, and survives the endpoint
+    /// vanishing from the report once the rules drop it.
+    @Test("an endpoint removed from its slice becomes a tombstone with the removing generation, then drains")
+    func tombstone() throws {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(
+            Self.report(Self.status("10.0.0.1", .programmed, generation: 7), Self.status("10.0.0.2", .programmed, generation: 7)),
+            now: Self.t(0))
+
+        tracker.update(
+            Self.report(
+                Self.status("10.0.0.1", .stale, generation: nil, reason: .notInSlices),
+                Self.status("10.0.0.2", .programmed, generation: 8)),
+            now: Self.t(1))
+        let stale = try #require(tracker[Self.key("10.0.0.1")])
+        #expect(stale.change == .tombstone && stale.status.state == .stale)
+        #expect(stale.status.slice == Self.slice(8))
+
+        let update = tracker.update(Self.report(Self.status("10.0.0.2", .programmed, generation: 8)), now: Self.t(2))
+        let drained = try #require(tracker[Self.key("10.0.0.1")])
+        #expect(drained.status.state == .drained && drained.status.reason == .notInSlices)
+        #expect(drained.status.slice == Self.slice(8))
+        #expect(drained.since == Self.t(1) && drained.convergedAt == Self.t(2))
+        #expect(update.changed.map(\.status.key) == [Self.key("10.0.0.1")])
+    }
+
+    /// Removed from the slice and from the rules between two looks: still reported, drained.
+    @Test("an endpoint that vanishes between two updates is a drained tombstone; its slice's generation comes from `slices`")
+    func vanished() throws {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed, generation: 3)), now: Self.t(0))
+        tracker.update(Self.report(), slices: [Self.slice(4)], now: Self.t(1))
+        let entry = try #require(tracker[Self.key("10.0.0.1")])
+        #expect(entry.change == .tombstone && entry.status.state == .drained)
+        #expect(entry.status.slice == Self.slice(4))
+        #expect(entry.convergedAt == Self.t(1))
+    }
+
+    /// A new pod: "programmed everywhere yet?" is the arrival question.
+    @Test("a newly desired endpoint is added, missing until routed, then converged")
+    func arrival() throws {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(10))
+        tracker.update(Self.report(), now: Self.t(0))
+        tracker.update(Self.report(Self.status("10.0.0.3", .missing, reason: .notRouted)), now: Self.t(1))
+        #expect(tracker[Self.key("10.0.0.3")]?.change == .added)
+        #expect(tracker[Self.key("10.0.0.3")]?.convergedAt == nil)
+        tracker.update(Self.report(Self.status("10.0.0.3", .programmed)), now: Self.t(2))
+        #expect(tracker[Self.key("10.0.0.3")]?.change == .added)
+        #expect(tracker[Self.key("10.0.0.3")]?.convergedAt == Self.t(2))
+        tracker.update(Self.report(Self.status("10.0.0.3", .programmed)), now: Self.t(12))
+        #expect(tracker.inTransition.isEmpty)
+    }
+
+    /// Converged, then divergent again before the retention ran out: the clock restarts.
+    @Test("an entry that diverges again is no longer converged")
+    func divergesAgain() {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(10))
+        tracker.update(Self.report(Self.status("10.0.0.1", .missing)), now: Self.t(0))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed)), now: Self.t(1))
+        #expect(tracker[Self.key("10.0.0.1")]?.convergedAt == Self.t(1))
+        tracker.update(Self.report(Self.status("10.0.0.1", .missing)), now: Self.t(5))
+        #expect(tracker[Self.key("10.0.0.1")]?.convergedAt == nil)
+        tracker.update(Self.report(Self.status("10.0.0.1", .missing)), now: Self.t(20))
+        #expect(tracker.inTransition.count == 1)
+    }
+}
