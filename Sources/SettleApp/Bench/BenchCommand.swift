@@ -33,7 +33,7 @@ extension BenchCommand {
                 let counts = try await NFTablesReader.rawDump(netns: netns, wholeTable: wholeTable)
                 print("messages: \(counts.messages), bytes: \(counts.bytes), sets: \(counts.sets)")
             } catch {
-                Terminal.fail(error.description)
+                throw Terminal.failure(error.description)
             }
         }
     }

@@ -43,9 +43,9 @@ struct DataplaneBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard geteuid() == 0 else { Terminal.fail("settle bench needs root (it creates a network namespace)") }
+        guard geteuid() == 0 else { throw Terminal.failure("settle bench needs root (it creates a network namespace)") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else {
-            Terminal.fail("settle bench needs GNU time for peak memory (Debian: apt-get install time)")
+            throw Terminal.failure("settle bench needs GNU time for peak memory (Debian: apt-get install time)")
         }
         let ports = BenchServices.make(count: services, endpoints: endpoints)
         let settle = try Self.selfPath()

@@ -50,7 +50,7 @@ struct DataplaneCommand: AsyncParsableCommand {
             case .table: print(DataplaneTable.render(snapshot), terminator: "")
             }
         } catch let error as DataplaneError {
-            Terminal.fail(error.description)
+            throw Terminal.failure(error.description)
         }
     }
 }

@@ -11,10 +11,11 @@ enum Terminal {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 
-    /// Prints one error line and exits with status 2 (the CLI contract for "could not do it").
-    static func fail(_ message: String) -> Never {
+    /// Prints one error line and returns exit status 2 (the CLI contract for "could not do it")
+    /// for the caller to throw, so the command unwinds normally instead of calling `exit`.
+    static func failure(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        exit(2)
+        return ExitCode(2)
     }
 
     /// Writes the dataplane document one service port at a time, so a 10k-service answer is never
