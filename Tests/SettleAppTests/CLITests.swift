@@ -114,6 +114,21 @@ struct CLITests {
         }
     }
 
+    @Test("without CAP_NET_ADMIN every mode fails with one line saying so, exit status 2")
+    func withoutPrivileges() throws {
+        let settle = try Self.binary
+        for mode in ["nftables", "iptables"] {
+            // As `nobody`: no capabilities at all.
+            let result = try Self.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", settle, "dataplane", "--mode", mode])
+            #expect(result.status == 2, "\(mode): \(result.stderr)")
+            #expect(result.stdout.isEmpty)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "\(mode): \(result.stderr)")
+            #expect(lines.first?.hasPrefix("error: permission denied") == true, "\(mode): \(result.stderr)")
+            #expect(lines.first?.contains("CAP_NET_ADMIN") == true)
+        }
+    }
+
     @Test("bad flag values are usage errors, not crashes")
     func badFlags() throws {
         let result = try Self.run(try Self.binary, ["dataplane", "--mode", "ipvx"])
