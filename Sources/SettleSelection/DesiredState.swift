@@ -1,5 +1,5 @@
 public import SettleKube
-public import SettleModel
+import SettleModel
 
 /// kube-proxy's desired state for one node, computed from API objects.
 public enum DesiredState {

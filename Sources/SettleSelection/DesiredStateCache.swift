@@ -1,5 +1,5 @@
 public import SettleKube
-public import SettleModel
+import SettleModel
 
 /// kube-proxy's desired state for one node, kept up to date one API change at a time.
 ///

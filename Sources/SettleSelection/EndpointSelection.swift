@@ -1,4 +1,4 @@
-public import SettleModel
+import SettleModel
 
 /// kube-proxy's endpoint selection, as pure functions.
 ///

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Yams
 
 /// Loads Services, EndpointSlices and Nodes from files: what `kubectl get … -o yaml|json` prints.
