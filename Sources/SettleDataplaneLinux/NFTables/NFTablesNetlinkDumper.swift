@@ -232,15 +232,6 @@ struct NFTablesNetlinkDumper {
         }
         return element
     }
-
-    func rules(family: NFTFamily, table: String, chain: String? = nil) throws(DataplaneError) -> [NFTLowLevelRule] {
-        var out: [NFTLowLevelRule] = []
-        let interner = StringInterner()
-        try dump(.rules(table: table, chain: chain), family: family, operation: "list rules") { header in
-            if let rule = NFTablesExpressionDecoder.rule(header, table: table, interner: interner) { out.append(rule) }
-        }
-        return out
-    }
 }
 
 /// libnftnl user data: a sequence of `{u8 type; u8 length; value}` records.
