@@ -29,7 +29,9 @@ enum DataplaneSelection {
             }
             return SelectedReader(
                 reader: NFTablesReader(netns: netns, path: via),
-                note: "mode auto: no kube-proxy rules found in nftables or iptables; showing nftables")
+                note: "mode auto: no kube-proxy rules found in nftables or iptables "
+                    + (netns.map { "in namespace \($0)" } ?? "on this host (is kube-proxy running here? --netns NAME reads another namespace)")
+                    + "; showing nftables")
         }
     }
 }
