@@ -9,9 +9,11 @@ public import SettleModel
 ///
 /// kube-proxy's image picks iptables-legacy or iptables-nft per node (`kubernetes-sigs/iptables-wrappers`
 /// `pkg/xtables/detect.go` (DetectMode)), and the two keep separate rule sets, so reading the wrong one
-/// shows nothing or stale rules (reference §2.5). `auto` reads both and uses the one holding
+/// shows nothing or stale rules (reference §2.5). `auto` uses the one holding
 /// `KUBE-SERVICES`; when both do (a half-finished migration), the one holding kubelet's hint chains
-/// (`KUBE-IPTABLES-HINT`, `KUBE-KUBELET-CANARY`) wins, as in DetectMode, and nft otherwise.
+/// (`KUBE-IPTABLES-HINT`, `KUBE-KUBELET-CANARY`) wins, as in DetectMode, and nft otherwise. It first
+/// looks over netlink and in `/proc` (``IPTablesBackendProbe``) and runs only the tools whose output can
+/// change the answer: usually one backend's, not both.
 ///
 /// The nft tools are asked for `-t nat` and `-t filter` (reading an nf_tables table never creates it).
 /// The legacy tools are run without `-t`: naming a legacy table loads its module and creates the table,
@@ -20,7 +22,8 @@ public import SettleModel
 public struct IPTablesReader: DataplaneReader {
     /// Which iptables front end's rules to read.
     public enum Backend: String, Sendable, Hashable, CaseIterable {
-        /// Read both and use the one with kube-proxy's chains.
+        /// Use the backend with kube-proxy's chains (the nft one when both have them and neither or
+        /// both have kubelet's hint chains).
         case auto
         /// nf_tables through iptables-nft (`iptables-nft-save`, `ip6tables-nft-save`).
         case nft
@@ -63,7 +66,7 @@ public struct IPTablesReader: DataplaneReader {
         let dump: Dump?
         switch backend {
         case .nft, .legacy: dump = try await Self.dump(backend, runner: runner)
-        case .auto: dump = try await Self.choose(runner: runner)
+        case .auto: dump = try await Self.choose(runner: runner, probe: await IPTablesBackendProbe.run(netns: netns))
         }
         guard let dump else {
             return DataplaneSnapshot(mode: .iptables, servicePorts: [], warnings: [IPTablesWalker.noChainsWarning])
@@ -80,38 +83,70 @@ public struct IPTablesReader: DataplaneReader {
     ///
     /// Returns `.nft` or `.legacy`, or `nil` when neither holds kube-proxy's `KUBE-SERVICES` chain or
     /// nothing can be read (no tools, no permission, no such namespace). For `settle dataplane --mode auto`.
-    /// It reads the nat tables, so on a large cluster it costs about one read.
+    /// The nft backend is checked over netlink (``IPTablesBackendProbe``, milliseconds); a save tool runs
+    /// only for the legacy backend, and only when it has tables loaded or nft holds no kube-proxy chains.
+    /// Without netlink access it falls back to reading both backends' nat tables, about one read.
     public static func detect(netns: String? = nil) async -> Backend? {
         if let netns, (try? NetworkNamespace.validate(netns)) == nil { return nil }
-        guard let dump = try? await choose(runner: IPTablesSaveRunner(netns: netns)) else { return nil }
-        return dump.backend
+        return await detect(runner: IPTablesSaveRunner(netns: netns), probe: await IPTablesBackendProbe.run(netns: netns))
     }
 
-    /// Reads both backends and picks the one with kube-proxy's chains; `nil` when neither has them.
-    /// Throws only when neither backend could be read at all.
-    static func choose(runner: IPTablesSaveRunner) async throws(DataplaneError) -> Dump? {
+    /// ``detect(netns:)`` with the runner and probe given (tests record the tools run).
+    static func detect(runner: IPTablesSaveRunner, probe: IPTablesBackendProbe?) async -> Backend? {
+        guard let probe else { return (try? await choose(runner: runner, probe: nil))?.backend }
+        // A read of the nft backend needs iptables-nft-save; without it the nft rules do not count, as before.
+        let nft = probe.nftHasKubeProxyChains && IPTablesSaveRunner.locate("iptables-nft-save") != nil
+        var legacy: Dump?
+        if !nft || probe.legacyMayHoldRules { legacy = try? await dump(.legacy, runner: runner) }
+        let decision = await decide(
+            nft: nft, legacy: legacy?.hasKubeProxyChains ?? false, nftHasHints: { probe.nftHasHintChains },
+            legacyHasHints: { legacy.map { $0.hasHintChains(in: [$0.ipv4, $0.ipv6]) } ?? false })
+        return decision.backend
+    }
+
+    /// Picks the backend from which ones hold `KUBE-SERVICES`; `tie` when both do (decided by kubelet's
+    /// hint chains: nft's first, then legacy's, else nft).
+    static func decide(
+        nft: Bool, legacy: Bool, nftHasHints: () async -> Bool, legacyHasHints: () -> Bool
+    ) async -> (backend: Backend?, tie: Bool) {
+        switch (nft, legacy) {
+        case (true, false): return (.nft, false)
+        case (false, true): return (.legacy, false)
+        case (false, false): return (nil, false)
+        case (true, true):
+            if await nftHasHints() { return (.nft, true) }
+            return (legacyHasHints() ? .legacy : .nft, true)
+        }
+    }
+
+    /// Reads the backend with kube-proxy's chains; `nil` when neither has them. Throws only when neither
+    /// backend could be read at all.
+    ///
+    /// With a `probe`, a backend is read only when it can matter: nft only when it holds `KUBE-SERVICES`,
+    /// legacy only when nft does not or legacy has tables loaded (to see a tie). Without one, both are read.
+    static func choose(runner: IPTablesSaveRunner, probe: IPTablesBackendProbe?) async throws(DataplaneError) -> Dump? {
         var nft: Dump?
         var legacy: Dump?
         var nftError: DataplaneError?
-        do { nft = try await dump(.nft, runner: runner) } catch { nftError = error }
-        do { legacy = try await dump(.legacy, runner: runner) } catch {
-            if let nftError { throw nftError }
+        if probe?.nftHasKubeProxyChains ?? true {
+            do { nft = try await dump(.nft, runner: runner) } catch { nftError = error }
         }
-        switch (nft?.hasKubeProxyChains ?? false, legacy?.hasKubeProxyChains ?? false) {
-        case (true, false): return nft
-        case (false, true): return legacy
-        case (false, false): return nil
-        case (true, true):
-            var ruled = nft!
-            ruled.warnings.append("both iptables-nft and iptables-legacy hold kube-proxy chains; chose by kubelet's hint chains")
-            if await nftHasHints(runner: runner) { return ruled }
-            if let legacy, legacy.hasHintChains(in: [legacy.ipv4, legacy.ipv6]) {
-                var chosen = legacy
-                chosen.warnings = ruled.warnings
-                return chosen
+        let nftHasChains = nft?.hasKubeProxyChains ?? false
+        if probe == nil || !nftHasChains || probe?.legacyMayHoldRules == true {
+            do { legacy = try await dump(.legacy, runner: runner) } catch {
+                if let nftError { throw nftError }
             }
-            return ruled
         }
+        let decision = await decide(
+            nft: nftHasChains, legacy: legacy?.hasKubeProxyChains ?? false,
+            nftHasHints: { if let probe { probe.nftHasHintChains } else { await nftHasHints(runner: runner) } },
+            legacyHasHints: { legacy.map { $0.hasHintChains(in: [$0.ipv4, $0.ipv6]) } ?? false })
+        guard var chosen = decision.backend == .nft ? nft : decision.backend == .legacy ? legacy : nil else { return nil }
+        if decision.tie {
+            chosen.warnings = nft!.warnings
+            chosen.warnings.append("both iptables-nft and iptables-legacy hold kube-proxy chains; chose by kubelet's hint chains")
+        }
+        return chosen
     }
 
     /// Whether nf_tables mangle holds kubelet's hint chains (IPv4, then IPv6). Reading nft mangle is safe.

@@ -2,6 +2,7 @@
 import Foundation
 import SettleDataplane
 import Subprocess
+import Synchronization
 
 /// Runs one `*-save` tool (`iptables-nft-save`, `ip6tables-legacy-save`, …), in a named network namespace
 /// through `ip netns exec NAME` when one is given, and maps its failures to ``DataplaneError``.
@@ -11,6 +12,21 @@ import Subprocess
 /// cluster is tens of megabytes, bounded here by ``outputLimit``.
 struct IPTablesSaveRunner: Sendable {
     var netns: String?
+    /// When set, each run appends `tool arguments…` here (tests check which tools ran).
+    var log: CommandLog?
+
+    init(netns: String?, log: CommandLog? = nil) {
+        self.netns = netns
+        self.log = log
+    }
+
+    /// The commands a runner ran, in order.
+    final class CommandLog: Sendable {
+        private let entries = Mutex<[String]>([])
+        init() {}
+        var commands: [String] { entries.withLock { $0 } }
+        func append(_ command: String) { entries.withLock { $0.append(command) } }
+    }
 
     static let sbinDirectories = ["/usr/local/sbin", "/usr/sbin", "/sbin"]
     static let outputLimit = 1 << 30
@@ -27,6 +43,7 @@ struct IPTablesSaveRunner: Sendable {
 
     /// Runs `tool arguments…` and returns its standard output.
     func save(_ tool: String, _ arguments: [String]) async throws(DataplaneError) -> String {
+        log?.append(([tool] + arguments).joined(separator: " "))
         guard let toolPath = Self.locate(tool) else { throw .toolMissing(tool) }
         var executable = tool
         var fullArguments = arguments
