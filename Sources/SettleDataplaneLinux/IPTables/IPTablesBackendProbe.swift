@@ -44,21 +44,4 @@ struct IPTablesBackendProbe: Sendable {
         }
     }
 }
-
-extension NFTablesNetlinkDumper {
-    /// The names of the chains of one table (no rules).
-    func chainNames(family: NFTFamily, table: String) throws(DataplaneError) -> [String] {
-        var names: [String] = []
-        try dump(.chains(table: table), family: family, operation: "list chains") { header in
-            guard let chain = nftnl_chain_alloc() else { return }
-            defer { nftnl_chain_free(chain) }
-            guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
-                let tableName = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue)), String(cString: tableName) == table,
-                let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue))
-            else { return }
-            names.append(String(cString: name))
-        }
-        return names
-    }
-}
 #endif

@@ -108,7 +108,7 @@ struct NFTablesNetlinkDumper {
         let started = ContinuousClock.now
         let interner = StringInterner()
         var result = NFTLowLevelTable(family: family, name: name)
-        result.chains = try chains(family: family, table: name, interner: interner)
+        result.chains = try chainNames(family: family, table: name, interner: interner)
         result.sets = try sets(family: family, table: name)
         let setsListed = ContinuousClock.now
         for index in result.sets.indices {
@@ -150,7 +150,8 @@ struct NFTablesNetlinkDumper {
         return table
     }
 
-    private func chains(family: NFTFamily, table: String, interner: StringInterner) throws(DataplaneError) -> [String] {
+    /// The names of one table's chains (no rules), interned.
+    func chainNames(family: NFTFamily, table: String, interner: StringInterner = StringInterner()) throws(DataplaneError) -> [String] {
         var names: [String] = []
         try dump(.chains(table: table), family: family, operation: "list chains") { header in
             guard let chain = nftnl_chain_alloc() else { return }
