@@ -1,6 +1,5 @@
 #if os(Linux)
 import CMNL
-import CNFTNL
 import Foundation
 import SettleDataplane
 
