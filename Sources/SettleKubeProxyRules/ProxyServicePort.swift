@@ -119,6 +119,14 @@ struct FamilyServicePort {
     var clusterEndpoints: [EndpointAddress]
     /// Node-local endpoints, when the port uses them.
     var localEndpoints: [EndpointAddress]
+
+    /// Whether ClusterIP traffic has endpoints to go to: with internal policy Local, only local
+    /// ones count (kube-proxy drops otherwise).
+    var hasInternalEndpoints: Bool { port.internalTrafficPolicyLocal ? !localEndpoints.isEmpty && hasEndpoints : hasEndpoints }
+    /// The same for external traffic under external policy Local.
+    var hasExternalEndpoints: Bool { port.externalPolicyLocal ? !localEndpoints.isEmpty && hasEndpoints : hasEndpoints }
+    /// Whether NodePort/external/LB traffic gets its own entry chain.
+    var usesExternalChain: Bool { hasEndpoints && port.externallyAccessible }
 }
 
 extension ProxyServicePort {

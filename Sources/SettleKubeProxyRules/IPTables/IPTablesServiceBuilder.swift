@@ -42,19 +42,11 @@ struct IPTablesServiceBuilder {
         let usesClusterPolicyChain = !cluster.isEmpty && p.usesClusterEndpoints
         let usesLocalPolicyChain = !local.isEmpty && p.usesLocalEndpoints
 
-        var internalChain = svcChain
-        var hasInternalEndpoints = hasEndpoints
-        if p.internalTrafficPolicyLocal {
-            internalChain = svlChain
-            if local.isEmpty { hasInternalEndpoints = false }
-        }
-        var externalPolicyChain = svcChain
-        var hasExternalEndpoints = hasEndpoints
-        if p.externalPolicyLocal {
-            externalPolicyChain = svlChain
-            if local.isEmpty { hasExternalEndpoints = false }
-        }
-        let usesExternalChain = hasEndpoints && p.externallyAccessible
+        let internalChain = p.internalTrafficPolicyLocal ? svlChain : svcChain
+        let hasInternalEndpoints = view.hasInternalEndpoints
+        let externalPolicyChain = p.externalPolicyLocal ? svlChain : svcChain
+        let hasExternalEndpoints = view.hasExternalEndpoints
+        let usesExternalChain = view.usesExternalChain
         let ranges = p.sourceRanges(for: fam)
         let usesFirewallChain = hasEndpoints && !p.loadBalancerIPs.isEmpty && !ranges.isEmpty
         let loadBalancerChain = usesFirewallChain ? fwChain : extChain

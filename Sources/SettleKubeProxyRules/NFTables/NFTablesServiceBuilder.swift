@@ -64,19 +64,11 @@ extension NFTablesRuleWriter {
             if usesClusterPolicyChain { ensureChain(clusterChain, &s) }
             if usesLocalPolicyChain { ensureChain(localChain, &s) }
 
-            var internalChain = clusterChain
-            var hasInternalEndpoints = hasEndpoints
-            if p.internalTrafficPolicyLocal {
-                internalChain = localChain
-                if local.isEmpty { hasInternalEndpoints = false }
-            }
-            var externalPolicyChain = clusterChain
-            var hasExternalEndpoints = hasEndpoints
-            if p.externalPolicyLocal {
-                externalPolicyChain = localChain
-                if local.isEmpty { hasExternalEndpoints = false }
-            }
-            let usesExternalChain = hasEndpoints && p.externallyAccessible
+            let internalChain = p.internalTrafficPolicyLocal ? localChain : clusterChain
+            let hasInternalEndpoints = view.hasInternalEndpoints
+            let externalPolicyChain = p.externalPolicyLocal ? localChain : clusterChain
+            let hasExternalEndpoints = view.hasExternalEndpoints
+            let usesExternalChain = view.usesExternalChain
             if usesExternalChain { ensureChain(externalChain, &s) }
 
             let internalVerdict = hasEndpoints ? "drop" : "goto reject-chain"
