@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // MARK: - C libraries (Linux only; the only modules that import C)
@@ -86,16 +88,31 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "SettleAgent",
+            dependencies: [
+                "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKube", "SettleSelection",
+                "SettleConvergence", "SettleKubeClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "SettleApp",
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
-                "SettleKube", "SettleSelection", "SettleConvergence", "SettleKubeClient", "SettleAPIServer",
+                "SettleKube", "SettleSelection", "SettleConvergence", "SettleKubeClient", "SettleAPIServer", "SettleAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -126,6 +143,17 @@ let package = Package(
                            .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Subprocess", package: "swift-subprocess")],
             exclude: ["python"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SettleAgentTests",
+            dependencies: ["SettleAgent", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
+                           "SettleConvergence", "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SettleAppTests", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
