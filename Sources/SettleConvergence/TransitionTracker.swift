@@ -15,8 +15,8 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     /// How long a converged entry stays listed, so waiters that ask late still see the outcome.
     public var retention: Instant.Duration
 
-    /// Per endpoint, the verdict at the previous update; `nil` before the first.
-    private var previous: [EndpointStatus.Key: Verdict]?
+    /// Per service port and endpoint, the verdict at the previous update; `nil` before the first.
+    private var previous: [ServicePortKey: [EndpointStatus.Key: Verdict]]?
     private var entries: [EndpointStatus.Key: TrackedEndpoint<Instant>] = [:]
 
     public init(retention: Instant.Duration) {
@@ -49,8 +49,32 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     /// older and so can only make an aggregator wait, never answer early.
     @discardableResult
     public mutating func update(_ report: ConvergenceReport, slices: [SliceReference] = [], now: Instant) -> Update {
+        update(report.endpoints, scope: nil, slices: slices, now: now)
+    }
+
+    /// Applies a partial evaluation: `statuses` are every status of the service ports in `scope`
+    /// (all service ports when `scope` is `nil`), and endpoints of other service ports are left as
+    /// they were. The agent re-evaluates only the service ports an event touched, so an update
+    /// costs what the change costs, not what the node holds. `slices` should hold at least the
+    /// slices of the service ports in scope.
+    @discardableResult
+    public mutating func update(
+        _ statuses: [EndpointStatus], scope: Set<ServicePortKey>?, slices: [SliceReference] = [], now: Instant
+    ) -> Update {
+        func inScope(_ key: EndpointStatus.Key) -> Bool {
+            scope?.contains(ServicePortKey(name: key.servicePort, protocol: key.protocol)) ?? true
+        }
+        let wasStarted = previous != nil
+        var previousInScope: [EndpointStatus.Key: Verdict] = [:]
+        if let previous {
+            if let scope {
+                for port in scope { previousInScope.merge(previous[port] ?? [:]) { a, _ in a } }
+            } else {
+                for (_, verdicts) in previous { previousInScope.merge(verdicts) { a, _ in a } }
+            }
+        }
         var newest: [String: SliceReference] = [:]
-        for slice in slices + report.endpoints.compactMap(\.slice) {
+        for slice in slices + statuses.compactMap(\.slice) {
             let id = slice.uid ?? slice.name
             if let known = newest[id], (known.generation ?? 0) >= (slice.generation ?? 0) { continue }
             newest[id] = slice
@@ -63,14 +87,14 @@ public struct TransitionTracker<Instant: InstantProtocol> {
 
         var current: [EndpointStatus.Key: Verdict] = [:]
         var changed: [TrackedEndpoint<Instant>] = []
-        for status in report.endpoints {
+        for status in statuses {
             let key = status.key
             let verdict = Verdict(desired: status.state == .programmed || status.state == .missing, slice: status.slice)
             current[key] = verdict
-            let before = previous?[key]
+            let before = previousInScope[key]
             let remembered = before?.slice ?? entries[key]?.status.slice
             var change: TrackedEndpoint<Instant>.Change?
-            if previous != nil {
+            if wasStarted {
                 if verdict.desired && before?.desired != true {
                     change = .added
                 } else if !verdict.desired && before?.desired == true {
@@ -103,13 +127,13 @@ public struct TransitionTracker<Instant: InstantProtocol> {
         }
 
         // Endpoints that left the report (neither listed nor routed any more): drained tombstones.
-        var gone = Set(entries.keys.filter { current[$0] == nil })
-        for (key, verdict) in previous ?? [:] where current[key] == nil && entries[key] == nil && verdict.slice != nil {
+        var gone = Set(entries.keys.filter { current[$0] == nil && inScope($0) })
+        for (key, verdict) in previousInScope where current[key] == nil && entries[key] == nil && verdict.slice != nil {
             gone.insert(key)
         }
         for key in gone {
             let last = entries[key]?.status
-            let slice = refreshed(last?.slice ?? previous?[key]?.slice)
+            let slice = refreshed(last?.slice ?? previousInScope[key]?.slice)
             let status = EndpointStatus(
                 servicePort: key.servicePort, protocol: key.protocol, ip: key.address.ip, port: key.address.port,
                 state: .drained, slice: slice, targetRef: last?.targetRef, reason: .notInSlices)
@@ -135,7 +159,16 @@ public struct TransitionTracker<Instant: InstantProtocol> {
             entries[key] = nil
             expired.append(key)
         }
-        previous = current
+        var grouped: [ServicePortKey: [EndpointStatus.Key: Verdict]] = [:]
+        for (key, verdict) in current {
+            grouped[ServicePortKey(name: key.servicePort, protocol: key.protocol), default: [:]][key] = verdict
+        }
+        if let scope, previous != nil {
+            // In place: copying the whole map would make a partial update cost the node's size.
+            for port in scope { previous![port] = grouped[port] }
+        } else {
+            previous = grouped
+        }
         return Update(changed: changed.sorted(), expired: expired.sorted())
     }
 }

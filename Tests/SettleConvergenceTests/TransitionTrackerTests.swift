@@ -134,4 +134,32 @@ struct TransitionTrackerTests {
         tracker.update(Self.report(Self.status("10.0.0.1", .missing)), now: Self.t(20))
         #expect(tracker.inTransition.count == 1)
     }
+
+    /// The agent re-evaluates only the service ports an event touched: a partial update must
+    /// leave other service ports alone (no false tombstones) and still see removals in its scope.
+    @Test("a scoped update judges only its service ports; other ports keep their state")
+    func scopedUpdate() throws {
+        let other = ServicePortName(namespace: "ns", name: "db", port: "sql")
+        func otherStatus(_ ip: String, _ state: EndpointState) -> EndpointStatus {
+            EndpointStatus(servicePort: other, protocol: .tcp, ip: IPAddress(ip)!, port: 5432, state: state,
+                           slice: SliceReference(name: "db-1", uid: "uid-db-1", generation: 1), reason: .desiredAndRouted)
+        }
+        let web = ServicePortKey(name: Fixture.web, protocol: .tcp)
+        let db = ServicePortKey(name: other, protocol: .tcp)
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed), otherStatus("10.0.1.1", .programmed)), now: Self.t(0))
+
+        // Only web is re-evaluated; db is absent from the statuses but out of scope: not a tombstone.
+        let update = tracker.update([Self.status("10.0.0.1", .stale, generation: 2, reason: .terminating)], scope: [web], now: Self.t(1))
+        #expect(update.changed.map(\.status.key) == [Self.key("10.0.0.1")])
+        #expect(tracker.inTransition.map(\.change) == [.removed])
+
+        // db's endpoint leaves its slice: a scoped update of db sees the removal.
+        let removal = tracker.update([], scope: [db], slices: [SliceReference(name: "db-1", uid: "uid-db-1", generation: 2)], now: Self.t(2))
+        let tombstone = try #require(removal.changed.first)
+        #expect(tombstone.change == .tombstone && tombstone.status.state == .drained)
+        #expect(tombstone.status.slice?.generation == 2)
+        // web's entry was not touched by db's update.
+        #expect(tracker[Self.key("10.0.0.1")]?.status.state == .stale)
+    }
 }
