@@ -28,6 +28,11 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     public struct Update {
         public var changed: [TrackedEndpoint<Instant>]
         public var expired: [EndpointStatus.Key]
+
+        public init(changed: [TrackedEndpoint<Instant>], expired: [EndpointStatus.Key]) {
+            self.changed = changed
+            self.expired = expired
+        }
     }
 
     /// The endpoints in transition, sorted.
@@ -40,6 +45,8 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     private struct Verdict: Hashable {
         var desired: Bool
         var slice: SliceReference?
+        /// The pod, remembered after the slice stops naming it.
+        var targetRef: String? = nil
     }
 
     /// Applies one evaluation made at `now`. `slices` are the node's current slice references (all
@@ -89,9 +96,11 @@ public struct TransitionTracker<Instant: InstantProtocol> {
         var changed: [TrackedEndpoint<Instant>] = []
         for status in statuses {
             let key = status.key
-            let verdict = Verdict(desired: status.state == .programmed || status.state == .missing, slice: status.slice)
-            current[key] = verdict
             let before = previousInScope[key]
+            let targetRef = status.targetRef ?? before?.targetRef ?? entries[key]?.status.targetRef
+            let verdict = Verdict(
+                desired: status.state == .programmed || status.state == .missing, slice: status.slice, targetRef: targetRef)
+            current[key] = verdict
             let remembered = before?.slice ?? entries[key]?.status.slice
             var change: TrackedEndpoint<Instant>.Change?
             if wasStarted {
@@ -106,6 +115,7 @@ public struct TransitionTracker<Instant: InstantProtocol> {
             if change == nil && !status.state.isConverged && entries[key] == nil { change = .divergent }
 
             var status = status
+            status.targetRef = targetRef
             if status.slice == nil, let remembered {
                 status.slice = refreshed(remembered)  // a tombstone answers with the slice that dropped it
             }
@@ -136,7 +146,7 @@ public struct TransitionTracker<Instant: InstantProtocol> {
             let slice = refreshed(last?.slice ?? previousInScope[key]?.slice)
             let status = EndpointStatus(
                 servicePort: key.servicePort, protocol: key.protocol, ip: key.address.ip, port: key.address.port,
-                state: .drained, slice: slice, targetRef: last?.targetRef, reason: .notInSlices)
+                state: .drained, slice: slice, targetRef: last?.targetRef ?? previousInScope[key]?.targetRef, reason: .notInSlices)
             if var entry = entries[key] {
                 let before = entry
                 entry.status = status

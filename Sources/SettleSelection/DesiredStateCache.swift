@@ -68,6 +68,13 @@ public struct DesiredStateCache: Sendable {
     /// The desired service ports of the Service with key `namespace/name`, sorted.
     public func servicePorts(ofService key: String) -> [DesiredServicePort] { results[key] ?? [] }
 
+    /// The slices labelled for the Service with key `namespace/name` (name, UID, generation), sorted.
+    public func sliceReferences(ofService key: String) -> [SliceReference] {
+        (sliceKeysByTarget[key] ?? []).compactMap { slices[$0] }.map {
+            SliceReference(name: $0.metadata.name ?? "", uid: $0.metadata.uid, generation: $0.metadata.generation)
+        }.sorted()
+    }
+
     /// Applies one event; returns the service ports whose desired state changed, sorted.
     public mutating func apply(_ event: Event) -> [ServicePortChange] {
         apply(CollectionOfOne(event))
