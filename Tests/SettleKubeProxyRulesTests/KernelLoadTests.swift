@@ -1,3 +1,4 @@
+import Foundation
 import SettleKubeProxyRules
 import SettleModel
 import Testing
@@ -80,5 +81,45 @@ struct KernelLoadTests {
                 }
             }
         }
+    }
+}
+
+/// kube-proxy's partial sync (flush and refill changed chains, element deletes and adds, stale
+/// chains flushed then deleted later) loads over the old state and leaves the new state's elements.
+@Suite(.enabled(if: ScratchNamespace.available, "needs root to create network namespaces"), .serialized)
+struct PartialSyncKernelTests {
+    static func changed(_ ports: [ProxyServicePort]) -> [ProxyServicePort] {
+        var ports = ports
+        // One endpoint fewer in the DNS service, one service gone, one endpoint more elsewhere.
+        ports[1].clusterEndpoints.removeFirst()
+        ports.remove(at: 2)
+        ports[2].clusterEndpoints.append(ep("10.244.2.3", 9000))
+        return ports
+    }
+
+    @Test("a partial sync loads over the old state and leaves exactly the new state's elements", arguments: NFTablesRuleWriter.Layout.allCases)
+    func partialSync(layout: NFTablesRuleWriter.Layout) throws {
+        let writer = coverageNFTWriter(layout, nodePorts: true)
+        let new = Self.changed(coverageServices)
+        let sync = writer.partialSync(from: coverageServices, to: new)
+        #expect(sync.update.contains("flush chain ip kube-proxy"))
+        #expect(sync.update.contains("delete element ip kube-proxy service-ips"))
+        try ScratchNamespace.with { ns in
+            try ns.nft(file: writer.transaction(for: coverageServices))
+            try ns.nft(file: sync.update)
+            if let cleanup = sync.cleanup { try ns.nft(file: cleanup) }
+            let transaction = writer.transaction(for: new)
+            for family in ["ip", "ip6"] {
+                for (kind, name) in [("map", "service-ips"), ("map", "service-nodeports"), ("map", "no-endpoint-services"), ("set", "cluster-ips")] {
+                    #expect(try ns.elementCount(family: family, kind: kind, name: name) == elementLines(transaction, family: family, name: name), "\(family) \(name)")
+                }
+            }
+            let listing = try ns.exec(["nft", "list", "table", "ip", "kube-proxy"])
+            #expect(listing.contains("10.244.2.3"))
+            #expect(!listing.contains("dnat to 10.244.0.5:53") || layout == .inlineMap)
+        }
+        // Nothing changes: nothing to do.
+        let none = writer.partialSync(from: coverageServices, to: coverageServices)
+        #expect(none.update.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && none.cleanup == nil)
     }
 }
