@@ -38,6 +38,9 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     /// The endpoints in transition, sorted.
     public var inTransition: [TrackedEndpoint<Instant>] { entries.values.sorted() }
 
+    /// How many endpoints are in transition (without sorting them).
+    public var count: Int { entries.count }
+
     /// The entry for one endpoint, if it is in transition.
     public subscript(key: EndpointStatus.Key) -> TrackedEndpoint<Instant>? { entries[key] }
 

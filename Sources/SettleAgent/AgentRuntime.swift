@@ -1,0 +1,62 @@
+public import Logging
+public import ServiceLifecycle
+public import SettleKubeClient
+import UnixSignals
+
+/// The agent as a set of services: the ``NodeAgent`` and its ``AgentHTTPServer``, sharing one
+/// ``AckHub`` and one ``AgentMetrics``. `settle agent` runs it in a `ServiceGroup` that turns
+/// SIGTERM/SIGINT into a graceful shutdown; tests run it in a task and cancel it.
+public struct AgentRuntime: Sendable {
+    public let agent: NodeAgent
+    public let http: AgentHTTPServer
+    public let hub: AckHub
+    public let metrics: AgentMetrics
+
+    public init(
+        configuration: AgentConfiguration, http: AgentHTTPServer.Configuration, client: KubeClient,
+        follower: any DataplaneFollower, version: String = "dev", logger: Logger
+    ) {
+        let hub = AckHub(node: configuration.nodeName)
+        let metrics = AgentMetrics(version: version)
+        let agent = NodeAgent(
+            configuration: configuration, client: client, follower: follower, sink: AgentOutputs(hub: hub, metrics: metrics),
+            logger: logger)
+        self.agent = agent
+        self.hub = hub
+        self.metrics = metrics
+        var httpLogger = logger
+        httpLogger[metadataKey: "component"] = "http"
+        self.http = AgentHTTPServer(configuration: http, provider: agent, hub: hub, metrics: metrics, logger: httpLogger)
+    }
+
+    /// Runs both until cancelled (or, inside a service group, until a graceful shutdown).
+    /// Stopping ends every ack stream, so no reader holds the shutdown up.
+    public func run() async throws {
+        let agent = agent
+        let hub = hub
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await http.run() }
+            group.addTask {
+                try await cancelWhenGracefulShutdown { try await agent.run() }
+            }
+            defer { hub.close() }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Runs in a service group that handles SIGTERM and SIGINT gracefully; returns when stopped.
+    public func runUntilSignalled(logger: Logger) async throws {
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: AgentRuntimeService(runtime: self), successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// ``AgentRuntime`` as a `Service`.
+struct AgentRuntimeService: Service {
+    let runtime: AgentRuntime
+    func run() async throws { try await runtime.run() }
+}

@@ -1,0 +1,33 @@
+public import SettleDataplane
+import SettleDataplaneLinux
+import SettleModel
+
+/// Chooses how the agent follows the dataplane for a mode.
+public enum FollowerSelection {
+    /// The follower for `configuration.mode`, and a sentence saying how `auto` decided.
+    public static func follower(for configuration: AgentConfiguration) async throws(DataplaneError) -> (any DataplaneFollower, note: String) {
+        let netns = configuration.netns
+        if let netns { try NetworkNamespace.validate(netns) }
+        switch configuration.mode {
+        case .nftables:
+            return (nftables(configuration), "mode nftables")
+        case .iptables:
+            return (PollingFollower(reader: IPTablesReader(netns: netns), interval: configuration.pollInterval), "mode iptables (polled)")
+        case .auto:
+            if try await NFTablesReader.probe(netns: netns) {
+                return (nftables(configuration), "mode auto: found kube-proxy's nftables tables")
+            }
+            if let backend = await IPTablesReader.detect(netns: netns) {
+                return (
+                    PollingFollower(reader: IPTablesReader(netns: netns, backend: backend), interval: configuration.pollInterval),
+                    "mode auto: found kube-proxy's iptables chains (\(backend.rawValue) backend), polled"
+                )
+            }
+            return (nftables(configuration), "mode auto: no kube-proxy rules yet; following nftables, whose events will show them")
+        }
+    }
+
+    static func nftables(_ configuration: AgentConfiguration) -> any DataplaneFollower {
+        PollingFollower(reader: NFTablesReader(netns: configuration.netns), interval: configuration.pollInterval)
+    }
+}
