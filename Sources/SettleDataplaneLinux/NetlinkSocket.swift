@@ -30,6 +30,55 @@ final class NetlinkSocket {
 
     deinit { mnl_socket_close(socket) }
 
+    /// The socket's file descriptor, for `poll`.
+    var fileDescriptor: Int32 { mnl_socket_get_fd(socket) }
+
+    /// Joins multicast group `group` (`NETLINK_ADD_MEMBERSHIP`), e.g. `NFNLGRP_NFTABLES` for
+    /// nftables change events. Events arrive only for commits after this call.
+    func subscribe(group: UInt32) throws(DataplaneError) {
+        var value = Int32(group)
+        guard setsockopt(fileDescriptor, Int32(SOL_NETLINK), Int32(NETLINK_ADD_MEMBERSHIP), &value, socklen_t(MemoryLayout<Int32>.size)) == 0 else {
+            throw Self.error("subscribe to group \(group)", errno)
+        }
+    }
+
+    /// Sets the receive buffer. With `force`, `SO_RCVBUFFORCE` first (CAP_NET_ADMIN; ignores
+    /// `net.core.rmem_max`), falling back to `SO_RCVBUF`. Returns what the kernel reports (it
+    /// doubles the request for bookkeeping).
+    @discardableResult
+    func setReceiveBuffer(bytes: Int, force: Bool) -> Int {
+        var size = Int32(clamping: bytes)
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        if !force || setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUFFORCE, &size, length) != 0 {
+            _ = setsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, length)
+        }
+        var actual: Int32 = 0
+        var actualLength = length
+        _ = getsockopt(fileDescriptor, SOL_SOCKET, SO_RCVBUF, &actual, &actualLength)
+        return Int(actual)
+    }
+
+    /// Receives one queued datagram without blocking and hands each of its messages to `handle`
+    /// (event sockets: no sequence or port filtering). Returns `false` when nothing was queued.
+    /// Event loss (`ENOBUFS`: the receive buffer overflowed) is thrown as `.netlink(errno: ENOBUFS)`.
+    func receiveQueued(handle: (UnsafePointer<nlmsghdr>) -> Void) throws(DataplaneError) -> Bool {
+        let received = buffer.withUnsafeMutableBytes { recv(fileDescriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if received < 0 {
+            let code = errno
+            if code == EAGAIN || code == EWOULDBLOCK || code == EINTR { return false }
+            throw Self.error("receive events", code)
+        }
+        buffer.withUnsafeBytes { raw in
+            var remaining = Int32(received)
+            var header = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
+            while mnl_nlmsg_ok(header, remaining) {
+                handle(header)
+                header = UnsafePointer(mnl_nlmsg_next(header, &remaining))
+            }
+        }
+        return true
+    }
+
     static func error(_ operation: String, _ code: Int32) -> DataplaneError {
         if code == EPERM || code == EACCES { return .permissionDenied("netlink (\(operation))") }
         return .netlink(operation: operation, errno: code)

@@ -104,6 +104,28 @@ struct NFTablesNetlinkDumper {
 
     /// Chains, sets with their elements, and rules of one table, interpreted.
     func table(family: NFTFamily, name: String) throws(DataplaneError) -> NFTTable {
+        let (semantic, decoded) = try read(family: family, name: name) { $0.semantic() }
+        var table = semantic
+        for (chain, rules) in decoded {
+            table.chains[chain, default: NFTChain(name: chain)].rules.append(contentsOf: rules)
+        }
+        return table
+    }
+
+    /// The same read as ``table(family:name:)``, kept in the form a change-event mirror starts
+    /// from: register-level sets (anonymous ones included, with elements) and interpreted rules.
+    func mirrorTable(family: NFTFamily, name: String) throws(DataplaneError) -> NFTMirrorTableDump {
+        let (lowLevel, decoded) = try read(family: family, name: name) { $0 }
+        var rules: [String: [NFTRule]] = [:]
+        for (chain, chainRules) in decoded { rules[chain, default: []].append(contentsOf: chainRules) }
+        return NFTMirrorTableDump(family: family, name: name, chains: lowLevel.chains, sets: lowLevel.sets, rules: rules)
+    }
+
+    /// Reads one table: chains and sets with elements (register-level, handed to `whileDecoding`
+    /// while the rule pipeline still works) and interpreted rules by chain, in dump order.
+    private func read<T>(
+        family: NFTFamily, name: String, whileDecoding: (NFTLowLevelTable) -> T
+    ) throws(DataplaneError) -> (T, [(chain: String, rules: [NFTRule])]) {
         let timing = getenv("SETTLE_TIMING") != nil
         let started = ContinuousClock.now
         let interner = StringInterner()
@@ -136,7 +158,7 @@ struct NFTablesNetlinkDumper {
         }
         pipeline.submit(chunk)
         let fetched = ContinuousClock.now
-        var table = result.semantic()
+        let value = whileDecoding(result)
         let decoded = pipeline.finish()
         if timing {
             let busy = pipeline.busy.withLock { $0 }
@@ -144,10 +166,7 @@ struct NFTablesNetlinkDumper {
             let line = "note: \(family.name) \(name): chains+sets listed at \(setsListed - started), elements fetched at \(setsFetched - started), rules at \(fetched - started), decode busy \(busy), waited \(ContinuousClock.now - fetched)\n"
             _ = line.withCString { write(2, $0, strlen($0)) }
         }
-        for (chain, rules) in decoded {
-            table.chains[chain, default: NFTChain(name: chain)].rules.append(contentsOf: rules)
-        }
-        return table
+        return (value, decoded)
     }
 
     /// The names of one table's chains (no rules), interned.
@@ -172,25 +191,32 @@ struct NFTablesNetlinkDumper {
             defer { nftnl_set_free(set) }
             guard nftnl_set_nlmsg_parse(header, set) >= 0,
                 let tableName = nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue)), String(cString: tableName) == table,
-                let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue))
+                let lowLevel = Self.setMetadata(set)
             else { return }
-            func u32(_ attribute: nftnl_set_attr) -> UInt32? {
-                nftnl_set_is_set(set, UInt16(attribute.rawValue)) ? nftnl_set_get_u32(set, UInt16(attribute.rawValue)) : nil
-            }
-            var userData: [UInt8] = []
-            var length: UInt32 = 0
-            if nftnl_set_is_set(set, UInt16(NFTNL_SET_USERDATA.rawValue)),
-                let data = nftnl_set_get_data(set, UInt16(NFTNL_SET_USERDATA.rawValue), &length)
-            {
-                userData = Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
-            }
-            let byteOrder = UserData.attribute(UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), in: userData).flatMap(UserData.u32)
-            out.append(NFTLowLevelSet(
-                name: String(cString: name), flags: u32(NFTNL_SET_FLAGS) ?? 0, keyType: u32(NFTNL_SET_KEY_TYPE) ?? 0,
-                keyLength: u32(NFTNL_SET_KEY_LEN) ?? 0, dataType: u32(NFTNL_SET_DATA_TYPE), dataLength: u32(NFTNL_SET_DATA_LEN),
-                keyByteOrder: byteOrder))
+            out.append(lowLevel)
         }
         return out
+    }
+
+    /// Copies a parsed `nftnl_set`'s name, flags, types and key byte order (no elements). Shared
+    /// with the change-event monitor, which parses `NFT_MSG_NEWSET` the same way.
+    static func setMetadata(_ set: OpaquePointer) -> NFTLowLevelSet? {
+        guard let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)) else { return nil }
+        func u32(_ attribute: nftnl_set_attr) -> UInt32? {
+            nftnl_set_is_set(set, UInt16(attribute.rawValue)) ? nftnl_set_get_u32(set, UInt16(attribute.rawValue)) : nil
+        }
+        var userData: [UInt8] = []
+        var length: UInt32 = 0
+        if nftnl_set_is_set(set, UInt16(NFTNL_SET_USERDATA.rawValue)),
+            let data = nftnl_set_get_data(set, UInt16(NFTNL_SET_USERDATA.rawValue), &length)
+        {
+            userData = Array(UnsafeRawBufferPointer(start: data, count: Int(length)))
+        }
+        let byteOrder = UserData.attribute(UInt8(NFTNL_UDATA_SET_KEYBYTEORDER.rawValue), in: userData).flatMap(UserData.u32)
+        return NFTLowLevelSet(
+            name: String(cString: name), flags: u32(NFTNL_SET_FLAGS) ?? 0, keyType: u32(NFTNL_SET_KEY_TYPE) ?? 0,
+            keyLength: u32(NFTNL_SET_KEY_LEN) ?? 0, dataType: u32(NFTNL_SET_DATA_TYPE), dataLength: u32(NFTNL_SET_DATA_LEN),
+            keyByteOrder: byteOrder)
     }
 
     private func elements(family: NFTFamily, table: String, set name: String, interner: StringInterner) throws(DataplaneError) -> [NFTLowLevelElement] {
@@ -198,17 +224,25 @@ struct NFTablesNetlinkDumper {
         try dump(.elements(table: table, set: name), family: family, operation: "list elements of \(name)") { header in
             guard let set = nftnl_set_alloc() else { return }
             defer { nftnl_set_free(set) }
-            guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
-            defer { nftnl_set_elems_iter_destroy(iterator) }
-            // `iter_next` returns the current element and then advances.
-            while let e = nftnl_set_elems_iter_next(iterator) {
-                out.append(Self.element(e, interner: interner))
-            }
+            guard nftnl_set_elems_nlmsg_parse(header, set) >= 0 else { return }
+            out += Self.elements(of: set, interner: interner)
         }
         return out
     }
 
-    private static func element(_ e: OpaquePointer, interner: StringInterner) -> NFTLowLevelElement {
+    /// The elements of a parsed `nftnl_set` (a `NEWSETELEM` reply or event), copied out.
+    static func elements(of set: OpaquePointer, interner: StringInterner) -> [NFTLowLevelElement] {
+        guard let iterator = nftnl_set_elems_iter_create(set) else { return [] }
+        defer { nftnl_set_elems_iter_destroy(iterator) }
+        var out: [NFTLowLevelElement] = []
+        // `iter_next` returns the current element and then advances.
+        while let e = nftnl_set_elems_iter_next(iterator) {
+            out.append(Self.element(e, interner: interner))
+        }
+        return out
+    }
+
+    static func element(_ e: OpaquePointer, interner: StringInterner) -> NFTLowLevelElement {
         func bytes(_ attribute: Int) -> [UInt8]? {
             guard nftnl_set_elem_is_set(e, UInt16(attribute)) else { return nil }
             var length: UInt32 = 0
