@@ -11,6 +11,10 @@ public struct TrackedEndpoint<Instant: InstantProtocol>: Hashable, Comparable {
         /// No longer listed in any slice of its service port (pod relabelled or deleted): kept as a
         /// tombstone so its draining is still reported after the slice forgot it.
         case tombstone
+        /// Still desired, but only through kube-proxy's fallback to serving-terminating endpoints (it
+        /// is the last serving endpoint): `programmed` with `fallback: true`, kept on purpose. Listed
+        /// for as long as the fallback lasts, so a drain waiter is told why the node does not drain.
+        case fallback
         /// Divergent without a change seen by this tracker (at start-up, or the dataplane moved on its own).
         case divergent
     }

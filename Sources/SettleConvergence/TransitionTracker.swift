@@ -6,11 +6,12 @@ import SettleModel
 /// passes `now`, so tests drive time by hand and the agent uses its own clock.
 ///
 /// Feed it every evaluation (``update(_:slices:now:)``). An endpoint enters when its verdict
-/// changes between two updates (``TrackedEndpoint/Change``) or when it is divergent; it leaves a
-/// `retention` after it last became converged. An endpoint that disappears from its slice is kept
-/// as a tombstone with a synthesised `drained` status, so a preStop waiter still gets an answer
-/// after the slice forgot the pod. The first update is a baseline: nothing has "changed" yet, only
-/// divergent endpoints enter.
+/// changes between two updates (``TrackedEndpoint/Change``), when it is divergent, or while it is
+/// routed only as the terminating fallback; it leaves a `retention` after it last became converged
+/// (and not while it is a fallback). An endpoint that disappears from its slice is kept as a
+/// tombstone with a synthesised `drained` status, so a preStop waiter still gets an answer after
+/// the slice forgot the pod. The first update is a baseline: nothing has "changed" yet, only
+/// divergent and fallback endpoints enter.
 public struct TransitionTracker<Instant: InstantProtocol> {
     /// How long a converged entry stays listed, so waiters that ask late still see the outcome.
     public var retention: Instant.Duration
@@ -50,6 +51,7 @@ public struct TransitionTracker<Instant: InstantProtocol> {
         var slice: SliceReference?
         /// The pod, remembered after the slice stops naming it.
         var targetRef: String? = nil
+        var fallback = false
     }
 
     /// Applies one evaluation made at `now`. `slices` are the node's current slice references (all
@@ -102,7 +104,8 @@ public struct TransitionTracker<Instant: InstantProtocol> {
             let before = previousInScope[key]
             let targetRef = status.targetRef ?? before?.targetRef ?? entries[key]?.status.targetRef
             let verdict = Verdict(
-                desired: status.state == .programmed || status.state == .missing, slice: status.slice, targetRef: targetRef)
+                desired: status.state == .programmed || status.state == .missing, slice: status.slice, targetRef: targetRef,
+                fallback: status.fallback)
             current[key] = verdict
             let remembered = before?.slice ?? entries[key]?.status.slice
             var change: TrackedEndpoint<Instant>.Change?
@@ -113,9 +116,14 @@ public struct TransitionTracker<Instant: InstantProtocol> {
                     change = verdict.slice == nil ? .tombstone : .removed
                 } else if verdict.slice == nil && before?.slice != nil {
                     change = .tombstone
+                } else if verdict.fallback && before?.fallback != true {
+                    change = .fallback
                 }
             }
             if change == nil && !status.state.isConverged && entries[key] == nil { change = .divergent }
+            // Routed only as the last serving endpoint: listed for as long as that lasts, so a
+            // waiter learns why it is not drained (brief §2).
+            if change == nil && status.fallback && entries[key] == nil { change = .fallback }
 
             var status = status
             status.targetRef = targetRef
@@ -168,7 +176,9 @@ public struct TransitionTracker<Instant: InstantProtocol> {
 
         var expired: [EndpointStatus.Key] = []
         for (key, entry) in entries {
-            guard let convergedAt = entry.convergedAt, convergedAt.advanced(by: retention) <= now else { continue }
+            guard !entry.status.fallback, let convergedAt = entry.convergedAt, convergedAt.advanced(by: retention) <= now else {
+                continue
+            }
             entries[key] = nil
             expired.append(key)
         }

@@ -163,3 +163,27 @@ struct TransitionTrackerTests {
         #expect(tracker[Self.key("10.0.0.1")]?.status.state == .stale)
     }
 }
+
+extension TransitionTrackerTests {
+    /// The last serving endpoint turns terminating: kube-proxy keeps routing it (fallback). The
+    /// tracker lists it for as long as that lasts, then follows it to drained.
+    @Test("a fallback endpoint is listed while the fallback lasts, and never expires during it")
+    func fallback() throws {
+        var tracker = TransitionTracker<Tick>(retention: .seconds(30))
+        tracker.update(Self.report(Self.status("10.0.0.1", .programmed)), now: Self.t(0))
+        var status = Self.status("10.0.0.1", .programmed, generation: 2)
+        status.fallback = true
+        let update = tracker.update(Self.report(status), now: Self.t(1))
+        let entry = try #require(update.changed.first)
+        #expect(entry.change == .fallback && entry.status.fallback && entry.convergedAt == Self.t(1))
+        // Long past the retention, still listed.
+        #expect(tracker.update(Self.report(status), now: Self.t(100)).expired.isEmpty)
+        #expect(tracker[Self.key("10.0.0.1")] != nil)
+        // Then it is no longer desired (a ready endpoint appeared) and the dataplane drops it.
+        let removed = tracker.update(Self.report(Self.status("10.0.0.1", .stale, generation: 3, reason: .terminating)), now: Self.t(101))
+        #expect(removed.changed.first?.change == .removed)
+        tracker.update(Self.report(Self.status("10.0.0.1", .drained, generation: 3, reason: .terminating)), now: Self.t(102))
+        #expect(tracker.update(Self.report(Self.status("10.0.0.1", .drained, generation: 3, reason: .terminating)), now: Self.t(132)).expired
+            == [Self.key("10.0.0.1")])
+    }
+}
