@@ -92,7 +92,9 @@ let package = Package(
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKube", "SettleSelection",
                 "SettleConvergence", "SettleKubeClient",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,6 +122,7 @@ let package = Package(
         .executableTarget(name: "settle", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
 
         // MARK: - Tests
+        .target(name: "SettleTestSupport", path: "Tests/SettleTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "SettleDataplaneTests", dependencies: ["SettleDataplane", "SettleModel"],
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
@@ -148,12 +151,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SettleAgentTests",
-            dependencies: ["SettleAgent", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
+            dependencies: ["SettleAgent", "SettleTestSupport", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
                            "SettleConvergence", "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
                            .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Subprocess", package: "swift-subprocess")],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,194 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SettleAPIServer
+import SettleAgent
+import SettleConvergence
+import SettleDataplaneLinux
+import SettleKube
+import SettleKubeClient
+import SettleKubeProxyRules
+import SettleModel
+import SettleSelection
+import SettleTestSupport
+
+/// One Service `shop/web` (ClusterIP 172.30.0.10:80 → 8080) whose slice and kube-proxy rules the
+/// tests change step by step, with a real agent following a real kernel and a stand-in API server.
+enum WebCluster {
+    static let node = "node-a"
+    static let servicePort = ServicePortName(namespace: "shop", name: "web", port: "http")
+
+    struct Endpoint {
+        var ip: String
+        var ready = true
+        var serving = true
+        var terminating = false
+    }
+
+    static func service() -> V1Service {
+        V1Service(
+            metadata: ObjectMeta(name: "web", namespace: "shop", uid: "uid-svc-web"),
+            spec: .init(
+                type: .clusterIP, clusterIP: "172.30.0.10", clusterIPs: ["172.30.0.10"], ipFamilies: ["IPv4"],
+                ports: [.init(name: "http", port: 80)]))
+    }
+
+    /// The slice as the EndpointSlice controller writes it; `resourceVersion` and `generation` are
+    /// the API server's to set.
+    static func slice(_ endpoints: [Endpoint]) -> V1EndpointSlice {
+        V1EndpointSlice(
+            metadata: ObjectMeta(
+                name: "web-1", namespace: "shop", uid: "uid-web-1", labels: [V1EndpointSlice.serviceNameLabel: "web"]),
+            addressType: .ipv4,
+            endpoints: endpoints.map {
+                .init(
+                    addresses: [$0.ip], conditions: .init(ready: $0.ready, serving: $0.serving, terminating: $0.terminating),
+                    targetRef: ObjectReference(kind: "Pod", namespace: "shop", name: "pod-\($0.ip)"), nodeName: "node-b")
+            },
+            ports: [.init(name: "http", protocol: .tcp, port: 8080)])
+    }
+
+    /// What kube-proxy programs for `ips`.
+    static func proxyPorts(_ ips: [String]) -> [ProxyServicePort] {
+        [ProxyServicePort(
+            name: servicePort, clusterIPs: [IPAddress("172.30.0.10")!], port: 80,
+            clusterEndpoints: ips.map { EndpointAddress(ip: IPAddress($0)!, port: 8080) })]
+    }
+
+    static func key(_ ip: String) -> AckKey {
+        AckKey(service: "shop/web", port: "http", protocol: .tcp, ip: IPAddress(ip)!, targetPort: 8080)
+    }
+}
+
+/// The stand-in API server, a scratch namespace with kube-proxy's rules, and an agent in this
+/// process serving HTTP on a loopback port.
+final class AgentHarness: Sendable {
+    let ns: ScratchNamespace
+    let server: APIServer
+    let runtime: AgentRuntime
+    let httpPort: Int
+    let writer: NFTablesRuleWriter
+    let http: HTTPClient
+    let rules: RuleState
+
+    /// What the node's kube-proxy last programmed, so the next change can be a partial sync.
+    final class RuleState: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ips: [String] = []
+        func swap(_ new: [String]) -> [String] {
+            lock.lock()
+            defer { lock.unlock() }
+            let old = ips
+            ips = new
+            return old
+        }
+    }
+
+    private init(ns: ScratchNamespace, server: APIServer, runtime: AgentRuntime, httpPort: Int, writer: NFTablesRuleWriter, rules: RuleState) {
+        self.ns = ns
+        self.server = server
+        self.runtime = runtime
+        self.httpPort = httpPort
+        self.writer = writer
+        self.http = HTTPClient.shared
+        self.rules = rules
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "test.agent")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// Runs `body` with a fresh cluster holding `endpoints` (slice and rules alike) and an agent
+    /// that is ready. `configure` adjusts the agent's configuration (mode, buffers, …).
+    static func with(
+        _ endpoints: [WebCluster.Endpoint], layout: NFTablesRuleWriter.Layout = .endpointChains,
+        configure: (inout AgentConfiguration) -> Void = { _ in },
+        _ body: (AgentHarness) async throws -> Void
+    ) async throws {
+        let ns = try ScratchNamespace("settle-agent")
+        let writer = NFTablesRuleWriter(layout: layout)
+        let rules = RuleState()
+        let routedIPs = endpoints.filter { $0.ready }.map(\.ip)
+        _ = rules.swap(routedIPs)
+        try ns.nft(writer.transaction(for: WebCluster.proxyPorts(routedIPs)))
+
+        let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1)), logger: quietLogger)
+        _ = try await server.state.create(WebCluster.service())
+        _ = try await server.state.create(WebCluster.slice(endpoints))
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            defer { group.cancelAll() }
+            let apiPort = try await server.waitForPort()
+
+            var configuration = AgentConfiguration(nodeName: WebCluster.node)
+            configuration.mode = .nftables
+            configuration.netns = ns.name
+            configuration.pollInterval = .milliseconds(100)
+            configuration.tickInterval = .milliseconds(100)
+            configuration.retention = .seconds(60)
+            configure(&configuration)
+            let client = try KubeClient(configuration: KubeClientConfiguration(server: "http://127.0.0.1:\(apiPort)"), logger: quietLogger)
+            let (follower, _) = try await FollowerSelection.follower(for: configuration)
+            let runtime = AgentRuntime(
+                configuration: configuration,
+                http: .init(host: "127.0.0.1", port: 0, heartbeatInterval: .milliseconds(200)),
+                client: client, follower: follower, logger: quietLogger)
+            group.addTask { try await runtime.run() }
+            let httpPort = try await runtime.http.waitForPort()
+            let harness = AgentHarness(ns: ns, server: server, runtime: runtime, httpPort: httpPort, writer: writer, rules: rules)
+            try await eventually("the agent to be ready") { await runtime.agent.isReady }
+            try await body(harness)
+            try await client.shutdown()
+        }
+    }
+
+    /// Replaces the slice's endpoints through the API (a new generation).
+    func setSlice(_ endpoints: [WebCluster.Endpoint]) async throws {
+        var slice = try await server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1")
+        slice.endpoints = WebCluster.slice(endpoints).endpoints
+        _ = try await server.state.update(slice)
+    }
+
+    /// The slice's current generation.
+    func sliceGeneration() async throws -> Int64 {
+        try await server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1").metadata.generation ?? 0
+    }
+
+    /// Programs the node's rules for `ips` the way kube-proxy does: one partial-sync transaction,
+    /// then the deletion of stale chains a sync later.
+    func program(_ ips: [String]) throws {
+        let old = rules.swap(ips)
+        let sync = writer.partialSync(from: WebCluster.proxyPorts(old), to: WebCluster.proxyPorts(ips))
+        try ns.nft(sync.update)
+        if let cleanup = sync.cleanup { try ns.nft(cleanup) }
+    }
+
+    /// The agent's report must equal a one-shot evaluation: the API's objects through kube-proxy's
+    /// selection, against a fresh full read of the kernel.
+    func oneShotReport() async throws -> ConvergenceReport {
+        let services = try await server.state.get(V1Service.self, namespace: "shop", name: "web")
+        let slice = try await server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1")
+        let desired = DesiredState.compute(services: [services], slices: [slice], node: NodeTopology(name: WebCluster.node))
+        let routed = try await NFTablesReader(netns: ns.name).read()
+        return Convergence.evaluate(desired: desired, routed: routed)
+    }
+
+    func get(_ path: String) async throws -> (status: Int, body: String) {
+        let request = HTTPClientRequest(url: "http://127.0.0.1:\(httpPort)\(path)")
+        let response = try await http.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+}
+
+extension AckStreamClient {
+    /// Waits for the ack of `key` to satisfy `condition`; returns the ack.
+    func wait(for key: AckKey, _ condition: @escaping @Sendable (Ack) -> Bool) async throws -> Ack {
+        try await wait(for: key, timeout: .seconds(30), condition).ack
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// A scratch network namespace for one test, removed when the last reference goes.
+///
+/// Tests that touch the kernel create their own namespace, load rules into it, read them back and
+/// remove it. They need root; CI runs as root. Where root is absent they are skipped (see
+/// ``ScratchNamespace/isRoot``) with a message, never silently passed.
+public final class ScratchNamespace: Sendable {
+    public let name: String
+
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    public init(_ prefix: String = "settle-t") throws {
+        name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+        try Command.run("/usr/sbin/ip", ["netns", "add", name])
+        try Command.run("/usr/sbin/ip", ["-n", name, "link", "set", "lo", "up"])
+    }
+
+    deinit {
+        _ = try? Command.run("/usr/sbin/ip", ["netns", "delete", name])
+    }
+
+    /// Runs `ip netns exec NAME tool args…`, feeding `input` on stdin; throws with stderr on failure.
+    @discardableResult
+    public func exec(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
+        try Command.run("/usr/sbin/ip", ["netns", "exec", name, tool] + arguments, input: input)
+    }
+
+    /// Loads an nftables script with `nft -f`.
+    public func nft(_ script: String) throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("settle-\(UUID().uuidString).nft")
+        try script.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        try exec("nft", ["-f", file.path])
+    }
+}
+
+/// Runs a program to completion and returns its standard output.
+public enum Command {
+    public struct Failed: Error, CustomStringConvertible {
+        public var command: String
+        public var status: Int32
+        public var stderr: String
+        public var description: String { "\(command) exited \(status): \(stderr)" }
+    }
+
+    /// Runs `tool arguments…` with `input` on stdin; throws ``Failed`` (with stderr) on a non-zero exit.
+    @discardableResult
+    public static func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        let inPipe = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = inPipe
+        try process.run()
+        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+        try inPipe.fileHandleForWriting.close()
+        // Read both pipes before waiting so a large output cannot block the child.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failed(
+                command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus,
+                stderr: String(decoding: errData, as: UTF8.self))
+        }
+        return String(decoding: outData, as: UTF8.self)
+    }
+
+    /// Whether `tool` is an executable on `PATH` (or an absolute path that exists).
+    public static func find(_ tool: String) -> String? {
+        if tool.hasPrefix("/") { return FileManager.default.isExecutableFile(atPath: tool) ? tool : nil }
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":") {
+            let path = "\(directory)/\(tool)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+}
+
+/// Polls `condition` until it holds; throws after `timeout` instead of hanging.
+public func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw TimedOut(what: what)
+}
+
+public struct TimedOut: Error, CustomStringConvertible {
+    public var what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
