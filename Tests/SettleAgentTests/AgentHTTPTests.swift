@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -65,6 +68,7 @@ struct AgentServerHarness {
 /// Runs an agent HTTP server on port 0 for `body`, then shuts it down (gracefully, like the agent does).
 func withAgentServer<R: Sendable>(
     maxStreamClients: Int = 8, heartbeatInterval: Duration = .seconds(3600), capacity: Int = 4096,
+    streamWriteTimeout: Duration = .seconds(30),
     _ body: @Sendable (AgentServerHarness) async throws -> R
 ) async throws -> R {
     let hub = AckHub(node: "node-a", epoch: "e1", capacity: capacity)
@@ -73,7 +77,9 @@ func withAgentServer<R: Sendable>(
     var logger = Logger(label: "test.agent.http")
     logger.logLevel = .warning
     let server = AgentHTTPServer(
-        configuration: .init(host: "127.0.0.1", port: 0, maxStreamClients: maxStreamClients, heartbeatInterval: heartbeatInterval),
+        configuration: .init(
+            host: "127.0.0.1", port: 0, maxStreamClients: maxStreamClients, heartbeatInterval: heartbeatInterval,
+            streamWriteTimeout: streamWriteTimeout),
         provider: provider, hub: hub, metrics: metrics, logger: logger)
     let group = ServiceGroup(configuration: .init(services: [server], logger: logger))
     let running = Task { try await group.run() }
@@ -202,6 +208,47 @@ func withAgentServer<R: Sendable>(
             #expect(admitted)
         }
     }
+
+    #if canImport(Glibc)
+    @Test("a reader that stops reading is disconnected once a write stays blocked past the write timeout, freeing its place")
+    func stalledReader() async throws {
+        try await withAgentServer(maxStreamClients: 1, streamWriteTimeout: .milliseconds(200)) { agent in
+            // A raw socket with a tiny receive buffer that sends the request and never reads.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            #expect(fd >= 0)
+            defer { close(fd) }
+            var small: Int32 = 4096
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(agent.port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            let request = Array("GET /v1/acks HTTP/1.1\r\nHost: agent\r\n\r\n".utf8)
+            #expect(send(fd, request, request.count, 0) == request.count)
+            let hub = agent.hub
+            while hub.waitingReaders < 1 { try await Task.sleep(for: .milliseconds(5)) }
+            #expect(try await agent.get("/v1/acks").status == 429)
+            // Deltas of 1,000 acks each until the kernel's buffers are full and the place is freed.
+            var admitted = false
+            var round = 0
+            while !admitted, round < 500 {
+                round += 1
+                hub.record(changed: (1...1000).map { AckFixtures.ack($0 % 250, generation: Int64(round * 1000 + $0)) }, expired: [])
+                let state = try await agent.get("/v1/state")
+                let document = try AckWire.decoder.decode(AgentStateDocument.self, from: Data(state.body.utf8))
+                admitted = document.ackStream?.clients == 0
+                if !admitted { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(admitted)
+            let next = try await agent.stream(until: { !$0.isEmpty })
+            #expect(next.status == 200)
+        }
+    }
+    #endif
 
     @Test("the API is read-only: POST, PUT and DELETE get 405 with Allow: GET; unknown paths 404")
     func methods() async throws {

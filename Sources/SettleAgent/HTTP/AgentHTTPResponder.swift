@@ -1,11 +1,24 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import Synchronization
+
+/// The request context of the agent's API: Hummingbird's basics plus the connection, which an ack
+/// stream closes when its reader stalls.
+struct AgentRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
 
 /// Answers every request of the agent's API. One responder rather than a router: five fixed
 /// paths, all `GET`, and the checks every request gets (method, query size) in one place.
 struct AgentHTTPResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = AgentRequestContext
 
     let configuration: AgentHTTPServer.Configuration
     let provider: any AgentStateProvider
@@ -47,12 +60,12 @@ struct AgentHTTPResponder: HTTPResponder {
             document.ackStream = .init(epoch: hub.epoch, seq: hub.sequence, clients: streams.count)
             return Self.json(document)
         default:
-            return acks(request)
+            return acks(request, channel: context.channel)
         }
     }
 
     /// `/v1/acks?since=N&epoch=E`: snapshot or missed deltas, then live deltas and heartbeats.
-    private func acks(_ request: Request) -> Response {
+    private func acks(_ request: Request, channel: any Channel) -> Response {
         let query = request.uri.queryParameters
         var since: UInt64?
         if let text = query["since"] {
@@ -69,14 +82,33 @@ struct AgentHTTPResponder: HTTPResponder {
         }
         let subscription = hub.subscribe(
             since: since, epoch: epoch, heartbeatInterval: configuration.heartbeatInterval, stop: stop)
+        let writeTimeout = configuration.streamWriteTimeout
         return Response(
             status: .ok,
             headers: [.contentType: "application/x-ndjson", .cacheControl: "no-store"],
             body: ResponseBody { writer in
                 // The slot stays taken while the stream runs (and is freed if the body never does).
                 defer { withExtendedLifetime(slot) {} }
-                for await message in subscription {
-                    try await writer.write(ByteBuffer(bytes: AckWire.encode(message)))
+                let pending = PendingWrite()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    // A write that cannot finish means the reader stopped reading: close the connection,
+                    // which fails the write and ends the stream.
+                    group.addTask {
+                        let period = max(writeTimeout / 4, .milliseconds(10))
+                        while true {
+                            try await Task.sleep(for: period)
+                            if let since = pending.since, ContinuousClock.now - since > writeTimeout {
+                                channel.close(promise: nil)
+                                return
+                            }
+                        }
+                    }
+                    for await message in subscription {
+                        pending.begin()
+                        try await writer.write(ByteBuffer(bytes: AckWire.encode(message)))
+                        pending.end()
+                    }
+                    group.cancelAll()
                 }
                 try await writer.finish(nil)
             })
@@ -97,4 +129,13 @@ struct AgentHTTPResponder: HTTPResponder {
         return Response(
             status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
+}
+
+/// When the stream's current write began (`nil` between writes), for the stalled-reader watchdog.
+final class PendingWrite: Sendable {
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
+
+    var since: ContinuousClock.Instant? { started.withLock { $0 } }
+    func begin() { started.withLock { $0 = .now } }
+    func end() { started.withLock { $0 = nil } }
 }

@@ -22,16 +22,20 @@ public struct AgentHTTPServer: Service {
         public var heartbeatInterval: Duration
         /// Longest query string accepted; longer gets 414.
         public var maxQueryBytes: Int
+        /// A stream whose reader takes no data for this long (one write pending all along) is
+        /// closed, so a stalled or hostile reader cannot hold a stream place forever.
+        public var streamWriteTimeout: Duration
 
         public init(
             host: String = "0.0.0.0", port: Int = SettleAgent.defaultPort, maxStreamClients: Int = 64,
-            heartbeatInterval: Duration = .seconds(5), maxQueryBytes: Int = 1024
+            heartbeatInterval: Duration = .seconds(5), maxQueryBytes: Int = 1024, streamWriteTimeout: Duration = .seconds(30)
         ) {
             self.host = host
             self.port = port
             self.maxStreamClients = maxStreamClients
             self.heartbeatInterval = heartbeatInterval
             self.maxQueryBytes = maxQueryBytes
+            self.streamWriteTimeout = streamWriteTimeout
         }
     }
 
