@@ -4,7 +4,7 @@ public import SettleModel
 public import SettleSelection
 
 /// What a delta's `change` field says: how an endpoint's desired verdict changed
-/// (`added`, `removed`, `tombstone`, `divergent`; see ``TrackedEndpoint/Change``).
+/// (`added`, `removed`, `tombstone`, `fallback`, `divergent`; see ``TrackedEndpoint/Change``).
 public typealias AckChange = TrackedEndpoint<ContinuousClock.Instant>.Change
 
 /// The identity of one endpoint of one service port on the wire: what an `expired` entry lists and

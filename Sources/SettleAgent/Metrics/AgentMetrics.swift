@@ -74,7 +74,7 @@ public final class AgentMetrics: Sendable {
         })
         inTransition = registry.makeGauge(
             descriptor: descriptor("endpoints_in_transition", "", "Endpoints in transition: changed or divergent, not yet expired from the ack journal."))
-        let transitionsName = descriptor("transitions", "total", "Endpoint verdict changes seen, by change (added, removed, tombstone, divergent).")
+        let transitionsName = descriptor("transitions", "total", "Endpoint verdict changes seen, by change (added, removed, tombstone, fallback, divergent).")
         transitions = Dictionary(uniqueKeysWithValues: AckChange.allCases.map {
             ($0, registry.makeCounter(descriptor: transitionsName, labels: [("change", $0.rawValue)]))
         })
