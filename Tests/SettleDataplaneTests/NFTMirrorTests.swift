@@ -323,7 +323,9 @@ struct NFTMirrorTests {
                 case .newChain(_, _, let c): if tables[f]?.chains.contains(c) == false { tables[f]!.chains.append(c) }
                 case .delChain(_, _, let c): tables[f]?.chains.removeAll { $0 == c }
                 case .newRule(_, _, let rule, let after):
-                    if let after, let i = tables[f]!.rules.firstIndex(where: { $0.handle == after }) {
+                    if after == 0 {
+                        tables[f]!.rules.insert(rule, at: 0)
+                    } else if let after, let i = tables[f]!.rules.firstIndex(where: { $0.handle == after }) {
                         tables[f]!.rules.insert(rule, at: i + 1)
                     } else {
                         tables[f]!.rules.append(rule)
@@ -521,6 +523,30 @@ struct NFTMirrorTests {
         #expect(mirror.snapshot() == reference.snapshot)
         #expect(mirror.servicePorts == reference.snapshot.servicePorts)
         for round in 0..<50 { Self.step(&mirror, &reference, sim.sync(), "round \(round)") }
+    }
+
+    @Test("rules inserted first, after another rule, or appended keep the kernel's order (warnings come out in it)")
+    func ruleOrder() {
+        var mirror = NFTMirror()
+        var reference = Reference()
+        let t = "kube-proxy"
+        let chain = "service-AAAAAAAA-a/s/tcp/p"
+        func jump(_ handle: UInt64, _ target: String) -> NFTLowLevelRule {
+            NFTLowLevelRule(chain: chain, handle: handle, expressions: [.immediateVerdict(code: -3, chain: target)])
+        }
+        var changes = Self.baseTable(.ip)
+        changes += [
+            .newChain(family: .ip, table: t, chain: chain),
+            .newElements(family: .ip, table: t, set: "service-ips", elements: [
+                NFTLowLevelElement(key: IPAddress("172.30.0.1")!.bytes + [6, 0, 0, 0, 0, 80, 0, 0], verdict: -4, chain: chain)
+            ]),
+            .newRule(family: .ip, table: t, rule: jump(1, "missing-b")),
+            .newRule(family: .ip, table: t, rule: jump(2, "missing-d")),
+        ]
+        Self.step(&mirror, &reference, changes)
+        Self.step(&mirror, &reference, [.newRule(family: .ip, table: t, rule: jump(3, "missing-a"), after: 0)])
+        Self.step(&mirror, &reference, [.newRule(family: .ip, table: t, rule: jump(4, "missing-c"), after: 1)])
+        #expect(mirror.snapshot().warnings.map { $0.split(separator: " ")[4] } == ["missing-a", "missing-b", "missing-c", "missing-d"])
     }
 
     @Test("a named data map used by a dnat is interpreted again when its elements change")

@@ -9,7 +9,8 @@ public enum NFTChange: Hashable, Sendable {
     case newChain(family: NFTFamily, table: String, chain: String)
     case delChain(family: NFTFamily, table: String, chain: String)
     /// A rule added to `rule.chain`. `after` is the handle of the rule it follows (netlink
-    /// `NFTA_RULE_POSITION`); `nil` appends it. Rule order changes only the order of warnings.
+    /// `NFTA_RULE_POSITION`), `0` puts it first (handles start at 1), `nil` appends it (also when
+    /// `after` names no rule). Rule order changes only the order of warnings.
     case newRule(family: NFTFamily, table: String, rule: NFTLowLevelRule, after: UInt64? = nil)
     case delRule(family: NFTFamily, table: String, chain: String, handle: UInt64)
     /// A set or map created (or its metadata updated); elements in `set.elements` are added too.

@@ -414,7 +414,9 @@ struct MirrorTable: KubeProxyWalkSource {
         var rules = chains[rule.chain] ?? []
         chains[rule.chain] = nil  // keep the array uniquely referenced while editing
         rules.removeAll { $0.handle == rule.handle }
-        if let after, let index = rules.firstIndex(where: { $0.handle == after }) {
+        if after == 0 {
+            rules.insert(entry, at: 0)
+        } else if let after, let index = rules.firstIndex(where: { $0.handle == after }) {
             rules.insert(entry, at: index + 1)
         } else {
             rules.append(entry)
@@ -431,9 +433,16 @@ struct MirrorTable: KubeProxyWalkSource {
     /// The register-level sets `rule` looks up, by name; `nil` when one is unknown.
     private func sets(for rule: NFTLowLevelRule) -> [String: NFTLowLevelSet]? {
         var out: [String: NFTLowLevelSet] = [:]
-        for case .lookup(let name, _, _, _) in rule.expressions {
+        for case .lookup(let name, _, let dreg, _) in rule.expressions {
             guard let set = sets[name] else { return nil }
-            out[name] = set.lowLevel
+            // Elements matter only where interpretation inlines them: anonymous maps and data
+            // maps. A named verdict map (`vmap @service-ips`) or a membership test needs none, and
+            // copying 10k elements for it would cost milliseconds.
+            if set.meta.isAnonymous || (dreg != nil && dreg != 0) {
+                out[name] = set.lowLevel
+            } else {
+                out[name] = set.meta
+            }
         }
         return out
     }

@@ -61,7 +61,10 @@ enum NFTablesEventDecoder {
         case NFT_MSG_NEWRULE.rawValue:
             guard isKubeProxy(header) else { return .ignored }
             guard let rule = NFTablesExpressionDecoder.rule(header, table: kubeProxy, interner: interner) else { return .undecodable("rule") }
-            return .change(.newRule(family: family, table: kubeProxy, rule: rule, after: rulePosition(header)))
+            // The kernel reports the previous rule's handle only for a rule in the middle of its
+            // chain; otherwise `NLM_F_APPEND` (from `add rule`) tells last from first.
+            let after = rulePosition(header) ?? (Int32(header.pointee.nlmsg_flags) & NLM_F_APPEND != 0 ? nil : 0)
+            return .change(.newRule(family: family, table: kubeProxy, rule: rule, after: after))
 
         case NFT_MSG_DELRULE.rawValue:
             guard let rule = nftnl_rule_alloc() else { return .undecodable("rule") }
