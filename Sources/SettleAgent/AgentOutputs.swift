@@ -13,12 +13,7 @@ public final class AgentOutputs: AgentSink {
         self.metrics = metrics
     }
 
-    /// Maps a continuous-clock instant to the wall clock (the clocks are read together, once per call).
-    static func wallTime() -> (ContinuousClock.Instant) -> Date {
-        let now = ContinuousClock.now
-        let date = Date()
-        return { instant in date.addingTimeInterval(-(instant.duration(to: now)).seconds) }
-    }
+    static func wallTime() -> @Sendable (ContinuousClock.Instant) -> Date { Ack.wallTime() }
 
     public func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?) {
         hub.setWatch(watchResourceVersion)

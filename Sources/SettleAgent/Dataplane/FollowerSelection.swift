@@ -1,6 +1,7 @@
 public import SettleDataplane
 import SettleDataplaneLinux
 import SettleModel
+import Logging
 
 /// Chooses how the agent follows the dataplane for a mode.
 public enum FollowerSelection {
@@ -28,6 +29,8 @@ public enum FollowerSelection {
     }
 
     static func nftables(_ configuration: AgentConfiguration) -> any DataplaneFollower {
-        PollingFollower(reader: NFTablesReader(netns: configuration.netns), interval: configuration.pollInterval)
+        NFTablesFollower(
+            netns: configuration.netns, receiveBufferBytes: configuration.receiveBufferBytes,
+            resyncInterval: configuration.resyncInterval, logger: Logger(label: "settle.agent.nftables"))
     }
 }
