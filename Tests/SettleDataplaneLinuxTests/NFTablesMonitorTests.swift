@@ -96,7 +96,11 @@ struct NFTablesMonitorTests {
                 flush chain \(t) \(Self.svc3)
                 add rule \(t) \(Self.svc3) numgen random mod 2 vmap { 0 : goto endpoint-EEEEEEEE-ns3/svc3/tcp/http__10.244.0.5/8080, 1 : goto endpoint-FFFFFFFF-ns3/svc3/tcp/http__10.244.0.6/8080 }
                 """),
-            ("a service added", """
+            ("a service added; the table, its maps and a chain re-added unchanged, as every kube-proxy sync does", """
+                add table \(t) { comment "rules for kube-proxy"; }
+                add map \(t) service-ips { type ipv4_addr . inet_proto . inet_service : verdict; comment "ClusterIP, ExternalIP and LoadBalancer IP traffic"; }
+                add set \(t) cluster-ips { type ipv4_addr; comment "Active ClusterIPs"; }
+                add chain \(t) \(Self.svc1)
                 add chain \(t) service-GGGGGGGG-ns5/svc5/tcp/p
                 add rule \(t) service-GGGGGGGG-ns5/svc5/tcp/p meta l4proto tcp dnat to 10.244.5.1:80
                 add element \(t) cluster-ips { 172.30.0.45 }

@@ -331,7 +331,14 @@ struct NFTMirrorTests {
                         tables[f]!.rules.append(rule)
                     }
                 case .delRule(_, _, _, let h): tables[f]?.rules.removeAll { $0.handle == h }
-                case .newSet(_, _, let set): tables[f]!.sets.append(set)
+                case .newSet(_, _, let set):
+                    if let i = tables[f]!.sets.firstIndex(where: { $0.name == set.name }) {
+                        var merged = set
+                        merged.elements = tables[f]!.sets[i].elements + set.elements
+                        tables[f]!.sets[i] = merged
+                    } else {
+                        tables[f]!.sets.append(set)
+                    }
                 case .delSet(_, _, let name): tables[f]?.sets.removeAll { $0.name == name }
                 case .newElements(_, _, let name, let elements):
                     let i = tables[f]!.sets.firstIndex { $0.name == name }!
@@ -482,6 +489,19 @@ struct NFTMirrorTests {
         Self.step(&mirror, &reference, [.delElements(family: .ip, table: "kube-proxy", set: "cluster-ips", elements: [NFTLowLevelElement(key: ip.bytes)]),
                                         .delElements(family: .ip, table: "kube-proxy", set: "firewall-ips", elements: [sim.element(sim.dispatchKey(s, ip), goto: "f")])])
         #expect(mirror.servicePorts.first?.frontends.contains(Frontend(kind: .externalIP, ip: ip, port: 80)) == true)
+    }
+
+    @Test("kube-proxy re-adding its unchanged maps every sync (NEWSET of an existing set) walks nothing again")
+    func unchangedSetReadded() {
+        var sim = Simulator(seed: 4)
+        var mirror = NFTMirror()
+        var reference = Reference()
+        Self.step(&mirror, &reference, Self.baseTable(.ip) + Self.baseTable(.ip6))
+        for _ in 0..<20 { Self.step(&mirror, &reference, sim.sync()) }
+        let readd = Self.baseTable(.ip).filter { if case .newSet = $0 { true } else { false } }
+        let update = mirror.apply(readd)
+        #expect(update.entriesWalked == 0 && update.changed.isEmpty && update.inconsistencies.isEmpty)
+        #expect(mirror.snapshot() == reference.snapshot)
     }
 
     @Test("a rule in an unknown chain, elements of an unknown set and a flush without elements are inconsistencies")

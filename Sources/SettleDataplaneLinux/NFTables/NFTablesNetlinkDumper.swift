@@ -114,8 +114,10 @@ struct NFTablesNetlinkDumper {
 
     /// The same read as ``table(family:name:)``, kept in the form a change-event mirror starts
     /// from: register-level sets (anonymous ones included, with elements) and interpreted rules.
-    func mirrorTable(family: NFTFamily, name: String) throws(DataplaneError) -> NFTMirrorTableDump {
-        let (lowLevel, decoded) = try read(family: family, name: name) { $0 }
+    /// `shouldStop` is asked between chains; when it says yes the read ends with `ECANCELED`, so
+    /// a stopping monitor need not finish a read of seconds.
+    func mirrorTable(family: NFTFamily, name: String, shouldStop: () -> Bool = { false }) throws(DataplaneError) -> NFTMirrorTableDump {
+        let (lowLevel, decoded) = try read(family: family, name: name, shouldStop: shouldStop) { $0 }
         var rules: [String: [NFTRule]] = [:]
         for (chain, chainRules) in decoded { rules[chain, default: []].append(contentsOf: chainRules) }
         return NFTMirrorTableDump(family: family, name: name, chains: lowLevel.chains, sets: lowLevel.sets, rules: rules)
@@ -124,7 +126,7 @@ struct NFTablesNetlinkDumper {
     /// Reads one table: chains and sets with elements (register-level, handed to `whileDecoding`
     /// while the rule pipeline still works) and interpreted rules by chain, in dump order.
     private func read<T>(
-        family: NFTFamily, name: String, whileDecoding: (NFTLowLevelTable) -> T
+        family: NFTFamily, name: String, shouldStop: () -> Bool = { false }, whileDecoding: (NFTLowLevelTable) -> T
     ) throws(DataplaneError) -> (T, [(chain: String, rules: [NFTRule])]) {
         let timing = getenv("SETTLE_TIMING") != nil
         let started = ContinuousClock.now
@@ -147,6 +149,10 @@ struct NFTablesNetlinkDumper {
         var chunk: [UInt8] = []
         chunk.reserveCapacity(RuleDecodePipeline.chunkBytes + 64 * 1024)
         for chain in result.chains {
+            if shouldStop() {
+                _ = pipeline.finish()
+                throw .netlink(operation: "read of \(family.name) \(name) (stopped)", errno: ECANCELED)
+            }
             try dump(.rules(table: name, chain: chain), family: family, operation: "list rules of \(chain)") { header in
                 chunk.appendMessage(header)
             }

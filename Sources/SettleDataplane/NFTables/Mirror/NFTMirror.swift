@@ -117,8 +117,20 @@ public struct NFTMirror {
                 dirtyChains.insert(NameRef(family: family, name: chain))
             case .newSet(_, _, let set):
                 guard tables[family] != nil else { inconsistent("\(here): set \(set.name) added to an unknown table"); continue }
+                // kube-proxy re-adds its maps every sync (`add map …`), and the kernel reports each
+                // as NEWSET: an unchanged set keeps its entries, only given elements count.
+                let unchanged = tables[family]!.sets[set.name].map { $0.meta.sameShape(as: set) } ?? false
                 tables[family]!.addSet(set)
-                setTouched(set.name, family: family, whole: true)
+                if unchanged {
+                    if !set.elements.isEmpty {
+                        for element in set.elements {
+                            if let map = KubeProxyDispatchMap(rawValue: set.name) { dirty.insert(EntryID(family: family, map: map, key: ElementKey(element))) }
+                        }
+                        setTouched(set.name, family: family, whole: false, elements: set.elements)
+                    }
+                } else {
+                    setTouched(set.name, family: family, whole: true)
+                }
             case .delSet(_, _, let name):
                 guard tables[family]?.sets.removeValue(forKey: name) != nil else { continue }
                 setTouched(name, family: family, whole: true)
@@ -328,6 +340,15 @@ struct MirrorRule {
     /// Kept only while pending, or when the rule takes DNAT targets from a named data map (its
     /// interpretation then depends on that map's elements).
     var lowLevel: NFTLowLevelRule?
+}
+
+extension NFTLowLevelSet {
+    /// Same kind, key and data types: what interpretation depends on (elements aside).
+    func sameShape(as other: NFTLowLevelSet) -> Bool {
+        let kind = Self.anonymousFlag | Self.intervalFlag | Self.mapFlag
+        return flags & kind == other.flags & kind && keyType == other.keyType && keyLength == other.keyLength
+            && dataType == other.dataType && dataLength == other.dataLength && keyByteOrder == other.keyByteOrder
+    }
 }
 
 struct MirrorSet {

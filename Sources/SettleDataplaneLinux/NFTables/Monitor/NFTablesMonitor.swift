@@ -42,8 +42,9 @@ public final class NFTablesMonitor: Sendable {
     }
 
     /// Runs until the consuming task is cancelled (or the stream is dropped): first a full
-    /// snapshot, then one update per committed transaction that changed what kube-proxy's tables
-    /// route, and a full one after every resync. Throws when the tables cannot be read at all (no
+    /// snapshot, then one update per committed transaction that touched kube-proxy's tables
+    /// (`changed` may be empty), and a full one after every resync. A stop interrupts a full read
+    /// between two chains. Throws when the tables cannot be read at all (no
     /// permission, no such namespace).
     public func updates() -> AsyncThrowingStream<NFTablesMonitorUpdate, any Error> {
         let (stream, continuation) = AsyncThrowingStream<NFTablesMonitorUpdate, any Error>.makeStream()
@@ -251,11 +252,10 @@ private struct MonitorLoop {
             if let problem = update.inconsistencies.first {
                 return .inconsistent(problem)
             }
-            if !update.changed.isEmpty || !update.warnings.isEmpty {
-                continuation.yield(NFTablesMonitorUpdate(
-                    kind: .incremental, generation: generation, snapshot: nil, changed: update.changed, warnings: update.warnings,
-                    receivedAt: receivedAt, applyDuration: applyDuration, eventCount: pendingEvents, overflowCount: overflows))
-            }
+            // Reported even when no routing changed: the consumer learns the generation moved.
+            continuation.yield(NFTablesMonitorUpdate(
+                kind: .incremental, generation: generation, snapshot: nil, changed: update.changed, warnings: update.warnings,
+                receivedAt: receivedAt, applyDuration: applyDuration, eventCount: pendingEvents, overflowCount: overflows))
             return nil
         }
     }
@@ -277,20 +277,25 @@ private struct MonitorLoop {
                 let before = try dumper.generation()
                 var dump: [NFTMirrorTableDump] = []
                 for (family, name) in try dumper.tables() where name == NFTRuleset.kubeProxyTable && (family == .ip || family == .ip6) {
-                    dump.append(try dumper.mirrorTable(family: family, name: name))
+                    dump.append(try dumper.mirrorTable(family: family, name: name) { [stop] in stop.isStopped })
                 }
                 guard try dumper.generation() == before else { continue }
                 mirror = NFTMirror(dump: dump)
                 baseGeneration = before
                 break
             } catch {
+                if stop.isStopped { return }
                 // A commit raced the read: try again (kube-proxy syncs are short).
-                guard case .netlink(_, let code) = error, code == EINTR, !stop.isStopped else { throw error }
+                guard case .netlink(_, let code) = error, code == EINTR else { throw error }
                 if attempts > 100 { throw error }
             }
         }
         lastFullRead = ContinuousClock.now
-        let snapshot = mirror.snapshot()
+        var snapshot = mirror.snapshot()
+        if !mirror.hasTable(.ip) && !mirror.hasTable(.ip6) {
+            // The same note a full read gives (NFTablesReader.read).
+            snapshot.warnings.insert("no kube-proxy nftables tables (ip/ip6 kube-proxy) found", at: 0)
+        }
         continuation.yield(NFTablesMonitorUpdate(
             kind: .full(reason: reason), generation: baseGeneration, snapshot: snapshot, changed: [:], warnings: snapshot.warnings,
             receivedAt: lastFullRead, applyDuration: lastFullRead - started, eventCount: 0, overflowCount: overflows))
