@@ -109,6 +109,8 @@ public struct NFTablesMonitorUpdate: Sendable {
     /// For `.incremental`: each service port whose routing changed, by
     /// ``SettleModel/RoutedServicePort/identity``; `nil` when it left the dataplane.
     public var changed: [String: RoutedServicePort?]
+    /// For `.incremental`: the warnings of the dispatch entries walked again (a full read's
+    /// sentences). For `.full` empty: they are in `snapshot.warnings`.
     public var warnings: [String]
     /// When the transaction's closing `NFT_MSG_NEWGEN` was read (for `.full`: when the read ended).
     public var receivedAt: ContinuousClock.Instant
@@ -297,7 +299,7 @@ private struct MonitorLoop {
             snapshot.warnings.insert("no kube-proxy nftables tables (ip/ip6 kube-proxy) found", at: 0)
         }
         continuation.yield(NFTablesMonitorUpdate(
-            kind: .full(reason: reason), generation: baseGeneration, snapshot: snapshot, changed: [:], warnings: snapshot.warnings,
+            kind: .full(reason: reason), generation: baseGeneration, snapshot: snapshot, changed: [:], warnings: [],
             receivedAt: lastFullRead, applyDuration: lastFullRead - started, eventCount: 0, overflowCount: overflows))
     }
 }
