@@ -1,22 +1,24 @@
 public import SettleDataplane
 import SettleDataplaneLinux
 import SettleModel
-import Logging
+public import Logging
 
 /// Chooses how the agent follows the dataplane for a mode.
 public enum FollowerSelection {
     /// The follower for `configuration.mode`, and a sentence saying how `auto` decided.
-    public static func follower(for configuration: AgentConfiguration) async throws(DataplaneError) -> (any DataplaneFollower, note: String) {
+    public static func follower(
+        for configuration: AgentConfiguration, logger: Logger = Logger(label: "settle.agent")
+    ) async throws(DataplaneError) -> (any DataplaneFollower, note: String) {
         let netns = configuration.netns
         if let netns { try NetworkNamespace.validate(netns) }
         switch configuration.mode {
         case .nftables:
-            return (nftables(configuration), "mode nftables")
+            return (nftables(configuration, logger: logger), "mode nftables")
         case .iptables:
             return (PollingFollower(reader: IPTablesReader(netns: netns), interval: configuration.pollInterval), "mode iptables (polled)")
         case .auto:
             if try await NFTablesReader.probe(netns: netns) {
-                return (nftables(configuration), "mode auto: found kube-proxy's nftables tables")
+                return (nftables(configuration, logger: logger), "mode auto: found kube-proxy's nftables tables")
             }
             if let backend = await IPTablesReader.detect(netns: netns) {
                 return (
@@ -24,13 +26,13 @@ public enum FollowerSelection {
                     "mode auto: found kube-proxy's iptables chains (\(backend.rawValue) backend), polled"
                 )
             }
-            return (nftables(configuration), "mode auto: no kube-proxy rules yet; following nftables, whose events will show them")
+            return (nftables(configuration, logger: logger), "mode auto: no kube-proxy rules yet; following nftables, whose events will show them")
         }
     }
 
-    static func nftables(_ configuration: AgentConfiguration) -> any DataplaneFollower {
+    static func nftables(_ configuration: AgentConfiguration, logger: Logger) -> any DataplaneFollower {
         NFTablesFollower(
             netns: configuration.netns, receiveBufferBytes: configuration.receiveBufferBytes,
-            resyncInterval: configuration.resyncInterval, logger: Logger(label: "settle.agent.nftables"))
+            resyncInterval: configuration.resyncInterval, logger: logger)
     }
 }

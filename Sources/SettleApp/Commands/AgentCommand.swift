@@ -113,7 +113,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
         let (follower, note): (any DataplaneFollower, String)
         do {
-            (follower, note) = try await FollowerSelection.follower(for: configuration)
+            (follower, note) = try await FollowerSelection.follower(for: configuration, logger: logger)
         } catch {
             throw Terminal.failure("\(error)")
         }

@@ -133,7 +133,7 @@ final class AgentHarness: Sendable {
             configuration.retention = .seconds(60)
             configure(&configuration)
             let client = try KubeClient(configuration: KubeClientConfiguration(server: "http://127.0.0.1:\(apiPort)"), logger: quietLogger)
-            let (follower, _) = try await FollowerSelection.follower(for: configuration)
+            let (follower, _) = try await FollowerSelection.follower(for: configuration, logger: quietLogger)
             let runtime = AgentRuntime(
                 configuration: configuration,
                 http: .init(host: "127.0.0.1", port: 0, heartbeatInterval: .milliseconds(200)),
