@@ -144,6 +144,128 @@ struct NFTablesMonitorTests {
         #expect(!follower.ports.isEmpty)
     }
 
+    /// Random kube-proxy-like syncs as `nft` text: per-endpoint chains (Gen A) or inline numgen
+    /// maps (Gen B) per service, stale chains flushed in one sync and deleted in the next.
+    struct KernelSimulator {
+        struct Service {
+            var endpoints: [String]
+            var inlineMap: Bool
+            var nodePort: Int?
+        }
+
+        var rng: SplitMix64
+        var services: [Int: Service] = [:]
+        var next = 0
+        var stale: [String] = []
+        let t = "ip kube-proxy"
+
+        func chain(_ i: Int) -> String { "service-S\(String(format: "%07d", i))-ns\(i % 3)/svc\(i)/tcp/p" }
+        func external(_ i: Int) -> String { "external-S\(String(format: "%07d", i))-ns\(i % 3)/svc\(i)/tcp/p" }
+        func endpointChain(_ i: Int, _ e: String) -> String { "endpoint-E\(String(format: "%07d", i))-ns\(i % 3)/svc\(i)/tcp/p__\(e)/80" }
+        func clusterIP(_ i: Int) -> String { "172.31.\(i / 250).\(i % 250 + 1)" }
+
+        mutating func endpoints(_ i: Int) -> [String] {
+            (0..<Int(rng.next() % 4)).map { _ in "10.\(i % 250).\(rng.next() % 250).\(rng.next() % 250 + 1)" }.uniqued()
+        }
+
+        /// The service chain's body and the endpoint chains it needs.
+        func body(_ i: Int, _ s: Service, old: [String]) -> [String] {
+            var lines = ["flush chain \(t) \(chain(i))"]
+            guard !s.endpoints.isEmpty else { return lines }
+            if s.inlineMap {
+                let m = s.endpoints.enumerated().map { "\($0.offset) : \($0.element) . 80" }.joined(separator: ", ")
+                lines.append("add rule \(t) \(chain(i)) meta l4proto tcp dnat ip addr . port to numgen random mod \(s.endpoints.count) map { \(m) }")
+            } else {
+                for e in s.endpoints where !old.contains(e) {
+                    lines += ["add chain \(t) \(endpointChain(i, e))", "add rule \(t) \(endpointChain(i, e)) meta l4proto tcp dnat to \(e):80"]
+                }
+                let m = s.endpoints.enumerated().map { "\($0.offset) : goto \(endpointChain(i, $0.element))" }.joined(separator: ", ")
+                lines.append("add rule \(t) \(chain(i)) numgen random mod \(s.endpoints.count) vmap { \(m) }")
+            }
+            return lines
+        }
+
+        func dispatch(_ i: Int, _ s: Service, add: Bool) -> [String] {
+            let verb = add ? "add" : "delete"
+            var lines: [String] = []
+            if s.endpoints.isEmpty {
+                lines.append("\(verb) element \(t) no-endpoint-services { \(clusterIP(i)) . tcp . 80 \(add ? "comment \"ns\(i % 3)/svc\(i):p\" : goto reject-chain" : "") }")
+            } else {
+                lines.append("\(verb) element \(t) service-ips { \(clusterIP(i)) . tcp . 80 \(add ? ": goto \(chain(i))" : "") }")
+                if let p = s.nodePort { lines.append("\(verb) element \(t) service-nodeports { tcp . \(p) \(add ? ": goto \(external(i))" : "") }") }
+            }
+            return lines
+        }
+
+        mutating func sync() -> String {
+            var lines = stale.map { "delete chain \(t) \($0)" }
+            stale = []
+            for _ in 0..<Int(rng.next() % 3 + 1) {
+                let op = services.isEmpty ? 0 : rng.next() % 5
+                if op <= 1 {
+                    let i = next
+                    next += 1
+                    var s = Service(endpoints: [], inlineMap: rng.next() % 2 == 0, nodePort: rng.next() % 3 == 0 ? 31000 + i : nil)
+                    s.endpoints = endpoints(i)
+                    lines += ["add chain \(t) \(chain(i))", "add element \(t) cluster-ips { \(clusterIP(i)) }"]
+                    if s.nodePort != nil { lines += ["add chain \(t) \(external(i))", "add rule \(t) \(external(i)) goto \(chain(i))"] }
+                    lines += body(i, s, old: []) + dispatch(i, s, add: true)
+                    services[i] = s
+                    continue
+                }
+                let i = services.keys.sorted()[Int(rng.next() % UInt64(services.count))]
+                var s = services[i]!
+                let old = s.endpoints
+                if op <= 3 {
+                    lines += dispatch(i, s, add: false)
+                    s.endpoints = endpoints(i) + (old.isEmpty || rng.next() % 2 == 0 ? [] : [old[0]])
+                    s.endpoints = s.endpoints.uniqued()
+                    lines += body(i, s, old: old)
+                    if !s.inlineMap {
+                        for e in old where !s.endpoints.contains(e) {
+                            lines.append("flush chain \(t) \(endpointChain(i, e))")
+                            stale.append(endpointChain(i, e))
+                        }
+                    }
+                    lines += dispatch(i, s, add: true)
+                    services[i] = s
+                } else {
+                    lines += dispatch(i, s, add: false) + ["delete element \(t) cluster-ips { \(clusterIP(i)) }", "flush chain \(t) \(chain(i))"]
+                    stale.append(chain(i))
+                    if s.nodePort != nil {
+                        lines.append("flush chain \(t) \(external(i))")
+                        stale.append(external(i))
+                    }
+                    if !s.inlineMap {
+                        for e in old {
+                            lines.append("flush chain \(t) \(endpointChain(i, e))")
+                            stale.append(endpointChain(i, e))
+                        }
+                    }
+                    services[i] = nil
+                }
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    @Test("forty random kube-proxy-like syncs in a real kernel: after each, the incremental answer equals a fresh full read")
+    func randomSyncs() async throws {
+        let ns = try TestNamespace()
+        try ns.nft(try NFTablesReaderTests.fixture("gen-a-endpoint-chains"))
+        let follower = Follower(NFTablesMonitor(netns: ns.name))
+        defer { follower.task.cancel() }
+        try await follower.waitFor(.full(reason: .initial))
+        var sim = KernelSimulator(rng: SplitMix64(seed: 2026))
+        for round in 0..<40 {
+            let script = sim.sync()
+            try ns.nft(script)
+            try await follower.converge(ns, "round \(round):\n\(script)")
+        }
+        #expect(follower.kinds.dropFirst().allSatisfy { $0 == .incremental }, "\(follower.kinds)")
+        #expect(follower.ports.count > 4)
+    }
+
     @Test("the initial snapshot equals a full read of a ruleset loaded before the monitor started")
     func initialSnapshot() async throws {
         let ns = try TestNamespace()
@@ -225,5 +347,12 @@ struct NFTablesMonitorTests {
     func missingNamespace() async throws {
         var updates = NFTablesMonitor(netns: "settle-no-such-ns").updates().makeAsyncIterator()
         await #expect(throws: DataplaneError.namespaceNotFound("settle-no-such-ns")) { _ = try await updates.next() }
+    }
+}
+
+extension Array where Element: Hashable {
+    fileprivate func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
     }
 }
