@@ -45,18 +45,26 @@ public struct AgentRuntime: Sendable {
         }
     }
 
-    /// Runs in a service group that handles SIGTERM and SIGINT gracefully; returns when stopped.
+    /// Runs the agent and its HTTP server as two services of one group that turns SIGTERM and
+    /// SIGINT into a graceful shutdown of both (the server ends its ack streams and stops
+    /// listening); either ending ends the other. Returns when stopped.
     public func runUntilSignalled(logger: Logger) async throws {
+        defer { hub.close() }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: AgentRuntimeService(runtime: self), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [
+                    .init(service: AgentService(agent: agent), successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
 
-/// ``AgentRuntime`` as a `Service`.
-struct AgentRuntimeService: Service {
-    let runtime: AgentRuntime
-    func run() async throws { try await runtime.run() }
+/// ``NodeAgent`` as a `Service`: runs until a graceful shutdown.
+struct AgentService: Service {
+    let agent: NodeAgent
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { try await agent.run() }
+    }
 }

@@ -45,13 +45,12 @@ struct AgentCommandTests {
             // The bound port is logged once listening.
             var log = ""
             let deadline = ContinuousClock.now + .seconds(30)
-            while !log.contains("\"listening\""), ContinuousClock.now < deadline {
+            while !log.contains("\"agent HTTP listening\""), ContinuousClock.now < deadline {
                 log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
             }
-            let line = try #require(log.split(separator: "\n").first { $0.contains("\"listening\"") })
+            let line = try #require(log.split(separator: "\n").first { $0.contains("\"agent HTTP listening\"") })
             let entry = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
-            let address = try #require(entry?["address"])
-            let port = try #require(address.split(separator: ":").last.flatMap { Int($0) })
+            let port = try #require(entry?["port"].flatMap { Int($0) })
             #expect(entry?["level"] == "info" && entry?["node"] == "n1")
 
             #expect(try CLITests.httpStatus(port: port, path: "/healthz") == 200)

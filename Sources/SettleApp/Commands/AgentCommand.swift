@@ -130,13 +130,6 @@ struct AgentCommand: AsyncParsableCommand {
             configuration: configuration,
             http: .init(host: host, port: port, maxStreamClients: maxStreamClients, heartbeatInterval: heartbeat.duration),
             client: client, follower: follower, version: SettleVersion.current, logger: logger)
-        let http = runtime.http
-        let announce = Task {
-            if let bound = try? await http.waitForPort(timeout: .seconds(60)) {
-                logger.info("listening", metadata: ["address": "\(host):\(bound)"])
-            }
-        }
-        defer { announce.cancel() }
         do {
             try await runtime.runUntilSignalled(logger: logger)
         } catch {
