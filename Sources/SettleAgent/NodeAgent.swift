@@ -212,7 +212,7 @@ public actor NodeAgent {
     // MARK: - Reading
 
     /// Every endpoint that is not converged, and the node's convergence at a glance.
-    public func divergent() -> [EndpointStatus] { core.report().divergent }
+    public func divergent() -> [EndpointStatus] { core.divergent() }
 
     /// The endpoints in transition (what the ack stream carries).
     public func inTransition() -> [TrackedEndpoint<Instant>] { core.tracker.inTransition }
@@ -285,7 +285,7 @@ extension NodeAgent: AgentStateProvider {
         let wallTime = AgentOutputs.wallTime()
         let inTransition = core.tracker.inTransition
         let byKey = Dictionary(inTransition.map { ($0.status.key, $0) }, uniquingKeysWith: { a, _ in a })
-        let notConverged = core.isStarted ? core.report().divergent.map { status in
+        let notConverged = core.isStarted ? core.divergent().map { status in
             byKey[status.key].map { Ack($0, wallTime: wallTime) }
                 ?? Ack(status: status, change: .divergent, since: Date())
         } : []

@@ -28,7 +28,32 @@ public struct NodeConvergence<Instant: InstantProtocol> {
     /// Per routed identity (``SettleModel/RoutedServicePort/identity``): its key and endpoints,
     /// so an incremental change can replace one identity's contribution.
     private var routedByIdentity: [String: (key: ServicePortKey, endpoints: Set<EndpointAddress>)] = [:]
-    private var statuses: [ServicePortKey: [EndpointStatus]] = [:]
+    /// Per evaluated service port, how many of its endpoints are in each state: enough to keep
+    /// ``counts`` current without holding every status (150,000 of them at brief §4's scale);
+    /// statuses are recomputed when asked for.
+    private var tallies: [ServicePortKey: Tally] = [:]
+
+    struct Tally: Hashable {
+        var programmed: Int32 = 0
+        var missing: Int32 = 0
+        var stale: Int32 = 0
+        var drained: Int32 = 0
+        var fallback: Int32 = 0
+
+        init(_ statuses: [EndpointStatus]) {
+            for status in statuses {
+                switch status.state {
+                case .programmed: programmed += 1
+                case .missing: missing += 1
+                case .stale: stale += 1
+                case .drained: drained += 1
+                }
+                if status.fallback { fallback += 1 }
+            }
+        }
+
+        var isEmpty: Bool { self == Tally([]) }
+    }
     /// When the change an in-transition endpoint is waiting on was triggered (wall seconds).
     private var triggers: [EndpointStatus.Key: Double] = [:]
     /// Inputs are only stored until ``start(now:wallNow:)``: judging a node before both the first
@@ -120,13 +145,23 @@ public struct NodeConvergence<Instant: InstantProtocol> {
 
     // MARK: - Reading
 
-    /// Every endpoint's status, as ``Convergence/evaluate(desired:routed:)`` gives it.
+    /// Every endpoint's status, as ``Convergence/evaluate(desired:routed:)`` gives it (computed
+    /// now, from the desired state and what is routed; empty before ``start(now:wallNow:)``).
     public func report() -> ConvergenceReport {
-        ConvergenceReport(endpoints: statuses.values.flatMap { $0 })
+        guard isStarted else { return ConvergenceReport(endpoints: []) }
+        let keys = Set(routed.keys).union(desired.servicePorts.map(\.key))
+        return ConvergenceReport(endpoints: keys.flatMap { evaluate(key: $0) })
+    }
+
+    /// The endpoints that are `missing` or `stale`, sorted: only the service ports that have any are
+    /// evaluated, so this is cheap on a converged node.
+    public func divergent() -> [EndpointStatus] {
+        tallies.filter { $0.value.missing + $0.value.stale > 0 }.keys
+            .flatMap { evaluate(key: $0) }.filter { !$0.state.isConverged }.sorted()
     }
 
     /// The statuses of one service port.
-    public func statuses(of key: ServicePortKey) -> [EndpointStatus] { statuses[key] ?? [] }
+    public func statuses(of key: ServicePortKey) -> [EndpointStatus] { isStarted ? evaluate(key: key) : [] }
 
     /// No endpoint is `missing` or `stale`.
     public var converged: Bool { (counts[.missing] ?? 0) == 0 && (counts[.stale] ?? 0) == 0 }
@@ -166,9 +201,10 @@ public struct NodeConvergence<Instant: InstantProtocol> {
         var services = Set<String>()
         for key in scope {
             let new = evaluate(key: key)
-            for status in statuses[key] ?? [] { count(status, -1) }
-            for status in new { count(status, +1) }
-            statuses[key] = new.isEmpty ? nil : new
+            let tally = Tally(new)
+            if let old = tallies[key] { count(old, -1) }
+            count(tally, +1)
+            tallies[key] = tally.isEmpty ? nil : tally
             fresh += new
             let service = "\(key.name.namespace)/\(key.name.name)"
             if services.insert(service).inserted { slices += desired.sliceReferences(ofService: service) }
@@ -190,9 +226,12 @@ public struct NodeConvergence<Instant: InstantProtocol> {
         return step
     }
 
-    private mutating func count(_ status: EndpointStatus, _ delta: Int) {
-        counts[status.state, default: 0] += delta
-        if status.fallback { fallbackCount += delta }
+    private mutating func count(_ tally: Tally, _ sign: Int) {
+        counts[.programmed, default: 0] += sign * Int(tally.programmed)
+        counts[.missing, default: 0] += sign * Int(tally.missing)
+        counts[.stale, default: 0] += sign * Int(tally.stale)
+        counts[.drained, default: 0] += sign * Int(tally.drained)
+        fallbackCount += sign * Int(tally.fallback)
     }
 }
 

@@ -85,6 +85,7 @@ struct NodeConvergenceTests {
                 #expect((core.counts[state] ?? 0) == expected.count(state), "step \(step) \(state)")
             }
             #expect(core.fallbackCount == expected.fallbackCount)
+            #expect(core.divergent() == expected.divergent, "step \(step)")
         }
     }
 
