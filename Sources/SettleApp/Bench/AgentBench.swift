@@ -19,8 +19,9 @@ import SettleModel
 /// Services and EndpointSlices into an in-process stand-in API server, then runs the real agent
 /// binary (`settle agent`) against both. Each measured change is the preStop flow: the slice marks
 /// one endpoint terminating (the agent acks `stale`), then kube-proxy's partial sync removes it
-/// with one `nft -f`; the time from starting that `nft` to the `drained` ack arriving over the
-/// agent's `/v1/acks` stream is the latency. The endpoint is then restored (ready in the slice,
+/// with one `nft -f`; the time from the kernel's commit (its `NEWGEN` event, read by a watcher
+/// thread in this process) to the `drained` ack arriving over the agent's `/v1/acks` stream is the
+/// latency. The endpoint is then restored (ready in the slice,
 /// programmed again: the arrival latency). The baseline, measured in the same run, is one full read
 /// of the same ruleset (`settle dataplane`) and the `nft -f` of the change alone.
 extension NFTablesRuleWriter.Layout: ExpressibleByArgument {}
@@ -124,10 +125,12 @@ struct AgentBench: AsyncParsableCommand {
         let readyRSS = Self.memory(of: agent.processIdentifier)
         Terminal.note("agent ready after \(Self.seconds(startup)) s; measuring \(changes) changes …")
 
+        let commits = try NFTablesCommitWatcher(netns: ns.name)
+        defer { commits.stop() }
         let acks = AckStreamClient()
         await acks.start(url: "\(base)/v1/acks", client: http)
         var random = SplitMix64(seed: seed)
-        var removal: [Double] = [], removalAfterExit: [Double] = [], arrival: [Double] = [], nftAlone: [Double] = [], watch: [Double] = []
+        var removal: [Double] = [], removalAfterExit: [Double] = [], fromCommit: [Double] = [], arrivalFromCommit: [Double] = [], arrival: [Double] = [], nftAlone: [Double] = [], watch: [Double] = []
         for change in 0..<changes {
             let index = Int.random(in: 0..<ports.count, using: &random)
             let port = ports[index]
@@ -152,6 +155,7 @@ struct AgentBench: AsyncParsableCommand {
             let drained = try await acks.wait(for: key) { $0.state == .drained }
             removal.append(Self.seconds(drained.arrived - t0))
             removalAfterExit.append(max(0, Self.seconds(drained.arrived - nftDone)))
+            if let commit = commits.firstCommit(after: t0) { fromCommit.append(Self.seconds(drained.arrived - commit)) }
             nftAlone.append(Self.seconds(nftDone - t0))
             if let cleanup = sync.cleanup { try ns.load(cleanup, with: ["nft", "-f"]) }
 
@@ -163,6 +167,7 @@ struct AgentBench: AsyncParsableCommand {
             try ns.load(back.update, with: ["nft", "-f"])
             let programmed = try await acks.wait(for: key) { $0.state == .programmed }
             arrival.append(Self.seconds(programmed.arrived - t1))
+            if let commit = commits.firstCommit(after: t1) { arrivalFromCommit.append(Self.seconds(programmed.arrived - commit)) }
             if (change + 1) % 20 == 0 { Terminal.note("\(change + 1)/\(changes) changes") }
         }
         let endRSS = Self.memory(of: agent.processIdentifier)
@@ -179,18 +184,20 @@ struct AgentBench: AsyncParsableCommand {
             func q(_ p: Double) -> String { String(format: "%.1f", s[min(s.count - 1, Int((Double(s.count) * p).rounded(.up)) - 1)] * 1000) }
             return "| \(name) | \(q(0.5)) | \(q(0.9)) | \(q(0.99)) | \(String(format: "%.1f", (s.last ?? 0) * 1000)) |\n"
         }
-        let p99 = removal.sorted()[min(removal.count - 1, Int((Double(removal.count) * 0.99).rounded(.up)) - 1)]
+        guard !fromCommit.isEmpty, !arrivalFromCommit.isEmpty else { throw BenchError("no nftables commit was seen in \(ns.name)") }
+        let p99 = fromCommit.sorted()[min(fromCommit.count - 1, Int((Double(fromCommit.count) * 0.99).rounded(.up)) - 1)]
         var text = "# settle bench agent\n\n"
         text += "\(services) services × \(endpoints) endpoints (\(services * endpoints) endpoints, layout \(layout.rawValue)), \(changes) changes, \(DataplaneBench.hostLine())\n"
         text += "Command: `settle bench agent --services \(services) --endpoints \(endpoints) --changes \(changes) --layout \(layout.rawValue) --seed \(seed)`\n\n"
         text += "| latency (ms) | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|\n"
-        text += row("`nft -f` started → `drained` ack (removal, upper bound)", removal)
-        text += row("`nft -f` exited → `drained` ack (removal, lower bound; 0 = before exit)", removalAfterExit)
-        text += row("`nft -f` started → `programmed` ack (arrival)", arrival)
+        text += row("**commit → `drained` ack (removal)**", fromCommit)
+        text += row("commit → `programmed` ack (arrival)", arrivalFromCommit)
+        text += row("`nft -f` started → `drained` ack", removal)
+        text += row("`nft -f` exited → `drained` ack (0: before exit)", removalAfterExit)
         text += row("`nft -f` of the change alone (baseline)", nftAlone)
         text += row("slice update → `stale` ack (watch path)", watch)
         text += "\n| baseline: one full read (`settle dataplane`) | \(String(format: "%.2f", fullRead.seconds)) s, peak RSS \(fullRead.peakRSSBytes >> 20) MB |\n|---|---|\n"
-        text += "| removal p99 / full read | \(String(format: "%.4f", p99 / fullRead.seconds)) (\(String(format: "%.0f", fullRead.seconds / max(p99, 1e-6)))× faster) |\n"
+        text += "| removal p99 (commit → ack) / full read | \(String(format: "%.4f", p99 / fullRead.seconds)) (\(String(format: "%.0f", fullRead.seconds / max(p99, 1e-6)))× faster) |\n"
         text += "| agent start-up to ready | \(String(format: "%.1f", Self.seconds(startup))) s |\n"
         text += "| agent RSS when ready / after the changes / peak | \(readyRSS.rss >> 20) MB / \(endRSS.rss >> 20) MB / \(endRSS.peak >> 20) MB |\n"
         text += "| SIGTERM → exit | \(String(format: "%.0f", Self.seconds(stopTime) * 1000)) ms, status \(agent.terminationStatus) |\n"
