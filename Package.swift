@@ -127,12 +127,12 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleDataplaneLinuxTests",
-            dependencies: ["SettleDataplaneLinux", "SettleDataplane", "SettleModel", "SettleKubeProxyRules",
+            dependencies: ["SettleDataplaneLinux", "SettleTestSupport", "SettleDataplane", "SettleModel", "SettleKubeProxyRules",
                            .product(name: "Subprocess", package: "swift-subprocess")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SettleKubeProxyRulesTests", dependencies: ["SettleKubeProxyRules", "SettleModel"],
+        .testTarget(name: "SettleKubeProxyRulesTests", dependencies: ["SettleKubeProxyRules", "SettleModel", "SettleTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SettleKubeTests", dependencies: ["SettleKube", "SettleModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SettleConvergenceTests", dependencies: ["SettleConvergence", "SettleSelection", "SettleKube", "SettleModel"],

@@ -1,41 +1,28 @@
 import Foundation
-import Testing
+import SettleTestSupport
 
-/// A throw-away network namespace for loading rules into the real kernel; always deleted.
+/// A throw-away network namespace for loading rules into the real kernel; always deleted. A thin
+/// adapter over the shared ``SettleTestSupport/ScratchNamespace``.
 struct ScratchNamespace {
-    let name: String
+    let namespace: SettleTestSupport.ScratchNamespace
+    var name: String { namespace.name }
 
     /// True when running as root (CI is); the real-kernel tests need it.
-    static var available: Bool { geteuid() == 0 }
+    static var available: Bool { SettleTestSupport.ScratchNamespace.isRoot }
 
-    struct CommandError: Error, CustomStringConvertible {
-        var command: [String]
-        var status: Int32
-        var output: String
-        var description: String { "\(command.joined(separator: " ")) exited \(status): \(output.prefix(4000))" }
-    }
-
-    /// Runs `body` in a fresh namespace `settle-rw-<random>` and deletes it afterwards, also on failure.
+    /// Runs `body` in a fresh namespace `settle-rw-<random>`, deleted afterwards, also on failure.
     static func with<T>(_ body: (ScratchNamespace) throws -> T) throws -> T {
-        let ns = ScratchNamespace(name: "settle-rw-\(UInt32.random(in: 0...UInt32.max))")
-        _ = try run(["ip", "netns", "add", ns.name])
-        defer { _ = try? run(["ip", "netns", "del", ns.name]) }
-        return try body(ns)
+        try body(ScratchNamespace(namespace: try SettleTestSupport.ScratchNamespace("settle-rw")))
     }
 
-    /// Runs a command inside the namespace; `stdin` is written to a temporary file and redirected.
+    /// Runs a command inside the namespace with `stdin` as its input.
     @discardableResult
     func exec(_ arguments: [String], stdin: String? = nil) throws -> String {
-        try Self.run(["ip", "netns", "exec", name] + arguments, stdin: stdin)
+        try namespace.exec(arguments[0], Array(arguments.dropFirst()), input: stdin)
     }
 
     /// Loads one `nft -f` input.
-    func nft(file text: String) throws {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString).nft")
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
-        try exec(["nft", "-f", url.path])
-    }
+    func nft(file text: String) throws { try namespace.nft(text) }
 
     /// Elements of a named set or map, from `nft -j list`.
     func elementCount(family: String, kind: String, name: String) throws -> Int {
@@ -46,31 +33,5 @@ struct ScratchNamespace {
             if let body = item[kind] as? [String: Any] { return (body["elem"] as? [Any])?.count ?? 0 }
         }
         return 0
-    }
-
-    @discardableResult
-    static func run(_ arguments: [String], stdin: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        var inputURL: URL?
-        if let stdin {
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("settle-rw-\(UUID().uuidString).in")
-            try stdin.write(to: url, atomically: true, encoding: .utf8)
-            process.standardInput = try FileHandle(forReadingFrom: url)
-            inputURL = url
-        }
-        defer { if let inputURL { try? FileManager.default.removeItem(at: inputURL) } }
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
-            throw CommandError(command: arguments, status: process.terminationStatus, output: text)
-        }
-        return text
     }
 }

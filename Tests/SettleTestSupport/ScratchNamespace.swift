@@ -45,30 +45,35 @@ public enum Command {
     }
 
     /// Runs `tool arguments…` with `input` on stdin; throws ``Failed`` (with stderr) on a non-zero exit.
+    ///
+    /// Input and both outputs go through temporary files, so no size of either can deadlock the
+    /// child against this process (as pipes written and read in turn can).
     @discardableResult
     public static func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
+        let directory = FileManager.default.temporaryDirectory
+        let id = UUID().uuidString
+        let inURL = directory.appendingPathComponent("settle-cmd-\(id).in")
+        let outURL = directory.appendingPathComponent("settle-cmd-\(id).out")
+        let errURL = directory.appendingPathComponent("settle-cmd-\(id).err")
+        defer { for url in [inURL, outURL, errURL] { try? FileManager.default.removeItem(at: url) } }
+        try Data((input ?? "").utf8).write(to: inURL)
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = inPipe
+        process.standardInput = try FileHandle(forReadingFrom: inURL)
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
         try process.run()
-        if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try inPipe.fileHandleForWriting.close()
-        // Read both pipes before waiting so a large output cannot block the child.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let output = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
         guard process.terminationStatus == 0 else {
             throw Failed(
                 command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus,
-                stderr: String(decoding: errData, as: UTF8.self))
+                stderr: ((try? String(contentsOf: errURL, encoding: .utf8)) ?? "") + output.prefix(4000))
         }
-        return String(decoding: outData, as: UTF8.self)
+        return output
     }
 
     /// Whether `tool` is an executable on `PATH` (or an absolute path that exists).
