@@ -17,7 +17,9 @@ public struct TransitionTracker<Instant: InstantProtocol> {
     public var retention: Instant.Duration
 
     /// Per service port and endpoint, the verdict at the previous update; `nil` before the first.
-    private var previous: [ServicePortKey: [EndpointStatus.Key: Verdict]]?
+    /// Keyed by address within each service port: the service port is the outer key already, and
+    /// at 150,000 endpoints every byte of the key counts.
+    private var previous: [ServicePortKey: [EndpointAddress: Verdict]]?
     private var entries: [EndpointStatus.Key: TrackedEndpoint<Instant>] = [:]
 
     public init(retention: Instant.Duration) {
@@ -80,9 +82,17 @@ public struct TransitionTracker<Instant: InstantProtocol> {
         var previousInScope: [EndpointStatus.Key: Verdict] = [:]
         if let previous {
             if let scope {
-                for port in scope { previousInScope.merge(previous[port] ?? [:]) { a, _ in a } }
+                for port in scope {
+                    for (address, verdict) in previous[port] ?? [:] {
+                        previousInScope[EndpointStatus.Key(servicePort: port.name, protocol: port.protocol, address: address)] = verdict
+                    }
+                }
             } else {
-                for (_, verdicts) in previous { previousInScope.merge(verdicts) { a, _ in a } }
+                for (port, verdicts) in previous {
+                    for (address, verdict) in verdicts {
+                        previousInScope[EndpointStatus.Key(servicePort: port.name, protocol: port.protocol, address: address)] = verdict
+                    }
+                }
             }
         }
         var newest: [String: SliceReference] = [:]
@@ -182,9 +192,9 @@ public struct TransitionTracker<Instant: InstantProtocol> {
             entries[key] = nil
             expired.append(key)
         }
-        var grouped: [ServicePortKey: [EndpointStatus.Key: Verdict]] = [:]
+        var grouped: [ServicePortKey: [EndpointAddress: Verdict]] = [:]
         for (key, verdict) in current {
-            grouped[ServicePortKey(name: key.servicePort, protocol: key.protocol), default: [:]][key] = verdict
+            grouped[ServicePortKey(name: key.servicePort, protocol: key.protocol), default: [:]][key.address] = verdict
         }
         if let scope, previous != nil {
             // In place: copying the whole map would make a partial update cost the node's size.
