@@ -152,10 +152,26 @@ public actor NodeAgent {
             step = core.replaceRouted(snapshot, now: now, wallNow: wall)
             lastRead = (Date(), "full", duration)
             sink.dataplaneRead(kind: "full", reason: reason, duration: duration, warnings: snapshot.warnings)
-        case .incremental(let changed, _, let duration, let polled):
+        case .incremental(let changed, let receivedAt, let duration, let polled):
             step = core.applyRouted(changed: changed, now: now, wallNow: wall)
             lastRead = (Date(), polled ? "full" : "incremental", duration)
             sink.dataplaneRead(kind: polled ? "full" : "incremental", reason: polled ? "poll" : nil, duration: duration, warnings: [])
+            if logger.logLevel <= .debug {
+                let evaluated = ContinuousClock.now
+                publish(step)
+                logger.debug(
+                    "dataplane change applied",
+                    metadata: [
+                        "servicePorts": "\(changed.count)", "decodeAndWalk": "\(duration)", "queued": "\(now - receivedAt)",
+                        "evaluate": "\(evaluated - now)", "publish": "\(ContinuousClock.now - evaluated)",
+                        "acks": "\(step.update.changed.count)",
+                    ])
+                if !dataplaneRead {
+                    dataplaneRead = true
+                    startIfComplete()
+                }
+                return
+            }
         }
         publish(step)
         if !dataplaneRead {

@@ -49,6 +49,12 @@ struct AgentBench: AsyncParsableCommand {
     @Option(help: "Also write the report (Markdown) to this file.")
     var out: String?
 
+    @Option(help: "Keep the agent's log (JSON lines) in this file.")
+    var agentLog: String?
+
+    @Option(help: "The agent's --log-level (debug logs each dataplane change's stages).")
+    var agentLogLevel = "warning"
+
     func validate() throws {
         guard services > 0, endpoints > 1, changes > 0 else {
             throw ValidationError("--services and --changes must be positive, --endpoints at least 2")
@@ -91,13 +97,14 @@ struct AgentBench: AsyncParsableCommand {
         fullRead: ProcessMeasurement
     ) async throws -> String {
         let agentPort = try Self.freePort()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("settle-bench-agent-\(getpid()).log")
+        let log = agentLog.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("settle-bench-agent-\(getpid()).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let agent = Process()
         agent.executableURL = URL(fileURLWithPath: settle)
         agent.arguments = [
             "agent", "--node", "bench-node", "--server", "http://127.0.0.1:\(apiPort)", "--netns", ns.name, "--mode", "nftables",
-            "--listen", "127.0.0.1:\(agentPort)", "--log-level", "warning",
+            "--listen", "127.0.0.1:\(agentPort)", "--log-level", agentLogLevel,
         ]
         agent.standardError = try FileHandle(forWritingTo: log)
         agent.standardOutput = FileHandle.nullDevice
@@ -105,7 +112,7 @@ struct AgentBench: AsyncParsableCommand {
         try agent.run()
         defer {
             if agent.isRunning { agent.terminate() }
-            try? FileManager.default.removeItem(at: log)
+            if agentLog == nil { try? FileManager.default.removeItem(at: log) }
         }
 
         let http = HTTPClient.shared
@@ -130,7 +137,7 @@ struct AgentBench: AsyncParsableCommand {
         let acks = AckStreamClient()
         await acks.start(url: "\(base)/v1/acks", client: http)
         var random = SplitMix64(seed: seed)
-        var removal: [Double] = [], removalAfterExit: [Double] = [], fromCommit: [Double] = [], arrivalFromCommit: [Double] = [], arrival: [Double] = [], nftAlone: [Double] = [], watch: [Double] = []
+        var removal: [Double] = [], removalAfterExit: [Double] = [], fromCommit: [Double] = [], agentSide: [Double] = [], arrivalFromCommit: [Double] = [], arrival: [Double] = [], nftAlone: [Double] = [], watch: [Double] = []
         for change in 0..<changes {
             let index = Int.random(in: 0..<ports.count, using: &random)
             let port = ports[index]
@@ -150,12 +157,15 @@ struct AgentBench: AsyncParsableCommand {
             // kube-proxy's partial sync removes it: time to the drained ack.
             let sync = writer.partialSync(from: [port], to: [without])
             let t0 = ContinuousClock.now
-            try ns.load(sync.update, with: ["nft", "-f"])
+            try await Self.offPool { try ns.load(sync.update, with: ["nft", "-f"]) }
             let nftDone = ContinuousClock.now
             let drained = try await acks.wait(for: key) { $0.state == .drained }
             removal.append(Self.seconds(drained.arrived - t0))
             removalAfterExit.append(max(0, Self.seconds(drained.arrived - nftDone)))
             if let commit = commits.firstCommit(after: t0) { fromCommit.append(Self.seconds(drained.arrived - commit)) }
+            if let wall = commits.firstCommitWallTime(after: t0), let converged = drained.ack.convergedAt {
+                agentSide.append(converged.timeIntervalSince(wall))
+            }
             nftAlone.append(Self.seconds(nftDone - t0))
             if let cleanup = sync.cleanup { try ns.load(cleanup, with: ["nft", "-f"]) }
 
@@ -164,7 +174,7 @@ struct AgentBench: AsyncParsableCommand {
             _ = try await acks.wait(for: key) { $0.state == .missing }
             let back = writer.partialSync(from: [without], to: [port])
             let t1 = ContinuousClock.now
-            try ns.load(back.update, with: ["nft", "-f"])
+            try await Self.offPool { try ns.load(back.update, with: ["nft", "-f"]) }
             let programmed = try await acks.wait(for: key) { $0.state == .programmed }
             arrival.append(Self.seconds(programmed.arrived - t1))
             if let commit = commits.firstCommit(after: t1) { arrivalFromCommit.append(Self.seconds(programmed.arrived - commit)) }
@@ -190,7 +200,8 @@ struct AgentBench: AsyncParsableCommand {
         text += "\(services) services × \(endpoints) endpoints (\(services * endpoints) endpoints, layout \(layout.rawValue)), \(changes) changes, \(DataplaneBench.hostLine())\n"
         text += "Command: `settle bench agent --services \(services) --endpoints \(endpoints) --changes \(changes) --layout \(layout.rawValue) --seed \(seed)`\n\n"
         text += "| latency (ms) | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|\n"
-        text += row("**commit → `drained` ack (removal)**", fromCommit)
+        text += row("**commit → `drained` ack received by a stream reader (removal)**", fromCommit)
+        text += row("commit → `drained` ack made by the agent (its `convergedAt`, ms resolution)", agentSide)
         text += row("commit → `programmed` ack (arrival)", arrivalFromCommit)
         text += row("`nft -f` started → `drained` ack", removal)
         text += row("`nft -f` exited → `drained` ack (0: before exit)", removalAfterExit)
@@ -214,6 +225,21 @@ struct AgentBench: AsyncParsableCommand {
             slice.endpoints?[i].conditions = .init(ready: !terminating, serving: !terminating, terminating: terminating)
         }
         _ = try await server.state.update(slice)
+    }
+
+    /// Runs a blocking call (spawning `nft` and waiting for it) on a Dispatch thread, so the
+    /// cooperative pool that reads the ack stream is never blocked while it runs.
+    static func offPool(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async {
+                do {
+                    try body()
+                    continuation.resume()
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
     }
 
     static func seconds(_ d: Duration) -> Double {

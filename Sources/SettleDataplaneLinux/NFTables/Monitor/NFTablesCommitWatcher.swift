@@ -1,7 +1,7 @@
 #if os(Linux)
 import CMNL
 import CNFTNL
-import Foundation
+public import Foundation
 import Glibc
 public import SettleDataplane
 import Synchronization
@@ -11,7 +11,7 @@ import Synchronization
 /// "rule changed" moment, so a latency is measured from the kernel's commit rather than from
 /// starting (or exiting) the `nft` process that made it.
 public final class NFTablesCommitWatcher: Sendable {
-    private let commits = Mutex<[(generation: UInt32, at: ContinuousClock.Instant)]>([])
+    private let commits = Mutex<[(generation: UInt32, at: ContinuousClock.Instant, wall: Date)]>([])
     private let stopped = Atomic<Bool>(false)
     private let started = Mutex<Result<Void, DataplaneError>?>(nil)
 
@@ -29,6 +29,7 @@ public final class NFTablesCommitWatcher: Sendable {
                 while !stopped.load(ordering: .relaxed) {
                     guard poll(&poller, 1, 50) > 0 else { continue }
                     let now = ContinuousClock.now
+                    let wall = Date()
                     var generations: [UInt32] = []
                     do throws(DataplaneError) {
                         _ = try socket.receiveQueued { header in
@@ -42,7 +43,7 @@ public final class NFTablesCommitWatcher: Sendable {
                     } catch {
                         continue  // ENOBUFS: commits were missed; later ones are still recorded
                     }
-                    if !generations.isEmpty { commits.withLock { $0 += generations.map { ($0, now) } } }
+                    if !generations.isEmpty { commits.withLock { $0 += generations.map { ($0, now, wall) } } }
                 }
             } catch {
                 started.withLock { $0 = .failure(error) }
@@ -63,6 +64,12 @@ public final class NFTablesCommitWatcher: Sendable {
 
     /// Stops the watching thread.
     public func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// The wall-clock time of the first commit seen at or after `instant` (to compare with times
+    /// other processes report, such as an ack's `convergedAt`).
+    public func firstCommitWallTime(after instant: ContinuousClock.Instant) -> Date? {
+        commits.withLock { list in list.first { $0.at >= instant }?.wall }
+    }
 
     /// The first commit seen at or after `instant`, if any.
     public func firstCommit(after instant: ContinuousClock.Instant) -> ContinuousClock.Instant? {
