@@ -121,3 +121,30 @@ extension AgentKernelTests {
         }
     }
 }
+
+extension AgentKernelTests {
+    /// iptables has no change events: the agent polls it, diffs the reads, and acknowledges the
+    /// same preStop flow.
+    @Test("iptables (polled): stale while the rules lag, drained after they change")
+    func iptablesPolling() async throws {
+        try await AgentHarness.with([E(ip: "10.1.0.1"), E(ip: "10.1.0.2")], dataplane: .iptables) { h in
+            #expect(await h.runtime.agent.mode == .iptables)
+            let acks = AckStreamClient()
+            await acks.start(url: "http://127.0.0.1:\(h.httpPort)/v1/acks", client: h.http)
+            try await h.setSlice([E(ip: "10.1.0.1"), E(ip: "10.1.0.2", ready: false, serving: false, terminating: true)])
+            let generation = try await h.sliceGeneration()
+            let stale = try await acks.wait(for: WebCluster.key("10.1.0.2")) { $0.state == .stale }
+            #expect(stale.slice?.generation == generation)
+            try h.program(["10.1.0.1"])
+            let drained = try await acks.wait(for: WebCluster.key("10.1.0.2")) { $0.state == .drained }
+            #expect(drained.slice?.generation == generation)
+            try await eventually("the agent's report to match a fresh read") {
+                let oneShot = try await h.oneShotReport()
+                return await h.runtime.agent.report() == oneShot
+            }
+            let metrics = try await h.get("/metrics").body
+            #expect(metrics.contains("settle_agent_dataplane_resyncs_total{reason=\"poll\"}"))
+            await acks.stop()
+        }
+    }
+}

@@ -72,6 +72,14 @@ final class AgentHarness: Sendable {
     let writer: NFTablesRuleWriter
     let http: HTTPClient
     let rules: RuleState
+    let dataplane: Dataplane
+
+    /// Which of kube-proxy's dataplanes the node runs.
+    enum Dataplane: Sendable {
+        case nftables(NFTablesRuleWriter.Layout)
+        /// iptables through the nft backend; the agent polls it.
+        case iptables
+    }
 
     /// What the node's kube-proxy last programmed, so the next change can be a partial sync.
     final class RuleState: @unchecked Sendable {
@@ -86,7 +94,11 @@ final class AgentHarness: Sendable {
         }
     }
 
-    private init(ns: ScratchNamespace, server: APIServer, runtime: AgentRuntime, httpPort: Int, writer: NFTablesRuleWriter, rules: RuleState) {
+    private init(
+        ns: ScratchNamespace, server: APIServer, runtime: AgentRuntime, httpPort: Int, writer: NFTablesRuleWriter, rules: RuleState,
+        dataplane: Dataplane
+    ) {
+        self.dataplane = dataplane
         self.ns = ns
         self.server = server
         self.runtime = runtime
@@ -105,16 +117,21 @@ final class AgentHarness: Sendable {
     /// Runs `body` with a fresh cluster holding `endpoints` (slice and rules alike) and an agent
     /// that is ready. `configure` adjusts the agent's configuration (mode, buffers, …).
     static func with(
-        _ endpoints: [WebCluster.Endpoint], layout: NFTablesRuleWriter.Layout = .endpointChains,
+        _ endpoints: [WebCluster.Endpoint], dataplane: Dataplane = .nftables(.endpointChains),
         configure: (inout AgentConfiguration) -> Void = { _ in },
         _ body: (AgentHarness) async throws -> Void
     ) async throws {
         let ns = try ScratchNamespace("settle-agent")
+        let layout: NFTablesRuleWriter.Layout
+        if case .nftables(let chosen) = dataplane { layout = chosen } else { layout = .endpointChains }
         let writer = NFTablesRuleWriter(layout: layout)
         let rules = RuleState()
         let routedIPs = endpoints.filter { $0.ready }.map(\.ip)
         _ = rules.swap(routedIPs)
-        try ns.nft(writer.transaction(for: WebCluster.proxyPorts(routedIPs)))
+        switch dataplane {
+        case .nftables: try ns.nft(writer.transaction(for: WebCluster.proxyPorts(routedIPs)))
+        case .iptables: try restoreIPTables(ns, routedIPs)
+        }
 
         let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1)), logger: quietLogger)
         _ = try await server.state.create(WebCluster.service())
@@ -126,7 +143,7 @@ final class AgentHarness: Sendable {
             let apiPort = try await server.waitForPort()
 
             var configuration = AgentConfiguration(nodeName: WebCluster.node)
-            configuration.mode = .nftables
+            if case .iptables = dataplane { configuration.mode = .iptables } else { configuration.mode = .nftables }
             configuration.netns = ns.name
             configuration.pollInterval = .milliseconds(100)
             configuration.tickInterval = .milliseconds(100)
@@ -140,7 +157,8 @@ final class AgentHarness: Sendable {
                 client: client, follower: follower, logger: quietLogger)
             group.addTask { try await runtime.run() }
             let httpPort = try await runtime.http.waitForPort()
-            let harness = AgentHarness(ns: ns, server: server, runtime: runtime, httpPort: httpPort, writer: writer, rules: rules)
+            let harness = AgentHarness(
+                ns: ns, server: server, runtime: runtime, httpPort: httpPort, writer: writer, rules: rules, dataplane: dataplane)
             try await eventually("the agent to be ready") { await runtime.agent.isReady }
             try await body(harness)
             try await client.shutdown()
@@ -163,6 +181,10 @@ final class AgentHarness: Sendable {
     /// then the deletion of stale chains a sync later.
     func program(_ ips: [String]) throws {
         let old = rules.swap(ips)
+        if case .iptables = dataplane {
+            try Self.restoreIPTables(ns, ips)
+            return
+        }
         let sync = writer.partialSync(from: WebCluster.proxyPorts(old), to: WebCluster.proxyPorts(ips))
         try ns.nft(sync.update)
         if let cleanup = sync.cleanup { try ns.nft(cleanup) }
@@ -174,8 +196,17 @@ final class AgentHarness: Sendable {
         let services = try await server.state.get(V1Service.self, namespace: "shop", name: "web")
         let slice = try await server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1")
         let desired = DesiredState.compute(services: [services], slices: [slice], node: NodeTopology(name: WebCluster.node))
-        let routed = try await NFTablesReader(netns: ns.name).read()
+        let routed: DataplaneSnapshot
+        switch dataplane {
+        case .nftables: routed = try await NFTablesReader(netns: ns.name).read()
+        case .iptables: routed = try await IPTablesReader(netns: ns.name, backend: .nft).read()
+        }
         return Convergence.evaluate(desired: desired, routed: routed)
+    }
+
+    /// kube-proxy's iptables rules for `ips`, loaded whole with `iptables-nft-restore` (IPv4 only).
+    static func restoreIPTables(_ ns: ScratchNamespace, _ ips: [String]) throws {
+        try ns.exec("iptables-nft-restore", [], input: IPTablesRuleWriter(family: .ipv4).restoreInput(for: WebCluster.proxyPorts(ips)))
     }
 
     func get(_ path: String) async throws -> (status: Int, body: String) {
