@@ -159,8 +159,16 @@ final class AgentHarness: Sendable {
             let httpPort = try await runtime.http.waitForPort()
             let harness = AgentHarness(
                 ns: ns, server: server, runtime: runtime, httpPort: httpPort, writer: writer, rules: rules, dataplane: dataplane)
-            try await eventually("the agent to be ready") { await runtime.agent.isReady }
-            try await body(harness)
+            do {
+                try await eventually("the agent to be ready") { await runtime.agent.isReady }
+                try await body(harness)
+            } catch {
+                // The client must be shut down on every path (it traps in deinit otherwise).
+                group.cancelAll()
+                try? await client.shutdown()
+                throw error
+            }
+            group.cancelAll()
             try await client.shutdown()
         }
     }
