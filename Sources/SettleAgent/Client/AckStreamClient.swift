@@ -25,6 +25,9 @@ public actor AckStreamClient {
     /// Why the stream ended, if it did.
     public private(set) var failure: String?
 
+    /// When each key's current ack arrived, so a wait that starts after its ack already arrived
+    /// still reports the arrival, not the moment it asked.
+    private var arrivals: [AckKey: ContinuousClock.Instant] = [:]
     private var task: Task<Void, Never>?
     private var waiters: [UUID: Waiter] = [:]
 
@@ -65,11 +68,11 @@ public actor AckStreamClient {
     }
 
     /// Waits until the ack for `key` satisfies `condition` (now or in a later message); returns it
-    /// and when the message carrying it arrived. Throws after `timeout` with the last ack seen.
+    /// and when the message carrying it arrived (also when that was before this call). Throws after `timeout` with the last ack seen.
     public func wait(
         for key: AckKey, timeout: Duration = .seconds(30), _ condition: @escaping @Sendable (Ack) -> Bool
     ) async throws -> (ack: Ack, arrived: ContinuousClock.Instant) {
-        if let ack = acks[key], condition(ack) { return (ack, ContinuousClock.now) }
+        if let ack = acks[key], condition(ack) { return (ack, arrivals[key] ?? ContinuousClock.now) }
         if let failure { throw AckStreamClientError.ended(failure) }
         let id = UUID()
         let timer = Task {
@@ -102,13 +105,20 @@ public actor AckStreamClient {
             switch message {
             case .snapshot(let snapshot):
                 acks = Dictionary(snapshot.acks.map { ($0.key, $0) }, uniquingKeysWith: { _, last in last })
+                arrivals = Dictionary(snapshot.acks.map { ($0.key, arrived) }, uniquingKeysWith: { _, last in last })
                 history += snapshot.acks
                 epoch = snapshot.epoch
                 ready = snapshot.ready
                 touched += snapshot.acks.map(\.key)
             case .delta(let delta):
-                for ack in delta.acks { acks[ack.key] = ack }
-                for key in delta.expired { acks[key] = nil }
+                for ack in delta.acks {
+                    acks[ack.key] = ack
+                    arrivals[ack.key] = arrived
+                }
+                for key in delta.expired {
+                    acks[key] = nil
+                    arrivals[key] = nil
+                }
                 history += delta.acks
                 touched += delta.acks.map(\.key)
             case .heartbeat(let heartbeat):

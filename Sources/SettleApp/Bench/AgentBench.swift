@@ -55,7 +55,11 @@ struct AgentBench: AsyncParsableCommand {
     @Option(help: "The agent's --log-level (debug logs each dataplane change's stages).")
     var agentLogLevel = "warning"
 
+    @Option(help: "Run the measured `nft -f` commands at this nice level (0–19), to see how much of the delivery time is CPU shared with nft.")
+    var nftNice = 0
+
     func validate() throws {
+        guard (0...19).contains(nftNice) else { throw ValidationError("--nft-nice must be 0…19") }
         guard services > 0, endpoints > 1, changes > 0 else {
             throw ValidationError("--services and --changes must be positive, --endpoints at least 2")
         }
@@ -132,6 +136,7 @@ struct AgentBench: AsyncParsableCommand {
         let readyRSS = Self.memory(of: agent.processIdentifier)
         Terminal.note("agent ready after \(Self.seconds(startup)) s; measuring \(changes) changes …")
 
+        let nft = nftNice == 0 ? ["nft", "-f"] : ["nice", "-n", "\(nftNice)", "nft", "-f"]
         let commits = try NFTablesCommitWatcher(netns: ns.name)
         defer { commits.stop() }
         let acks = AckStreamClient()
@@ -157,14 +162,15 @@ struct AgentBench: AsyncParsableCommand {
             // kube-proxy's partial sync removes it: time to the drained ack.
             let sync = writer.partialSync(from: [port], to: [without])
             let t0 = ContinuousClock.now
-            try await Self.offPool { try ns.load(sync.update, with: ["nft", "-f"]) }
+            try await Self.offPool { [nft] in try ns.load(sync.update, with: nft) }
             let nftDone = ContinuousClock.now
             let drained = try await acks.wait(for: key) { $0.state == .drained }
             removal.append(Self.seconds(drained.arrived - t0))
-            removalAfterExit.append(max(0, Self.seconds(drained.arrived - nftDone)))
+            removalAfterExit.append(Self.seconds(nftDone - drained.arrived))
             if let commit = commits.firstCommit(after: t0) { fromCommit.append(Self.seconds(drained.arrived - commit)) }
             if let wall = commits.firstCommitWallTime(after: t0), let converged = drained.ack.convergedAt {
-                agentSide.append(converged.timeIntervalSince(wall))
+                // `convergedAt` travels with millisecond resolution: a value just before the commit is rounding.
+                agentSide.append(max(0, converged.timeIntervalSince(wall)))
             }
             nftAlone.append(Self.seconds(nftDone - t0))
             if let cleanup = sync.cleanup { try ns.load(cleanup, with: ["nft", "-f"]) }
@@ -174,7 +180,7 @@ struct AgentBench: AsyncParsableCommand {
             _ = try await acks.wait(for: key) { $0.state == .missing }
             let back = writer.partialSync(from: [without], to: [port])
             let t1 = ContinuousClock.now
-            try await Self.offPool { try ns.load(back.update, with: ["nft", "-f"]) }
+            try await Self.offPool { [nft] in try ns.load(back.update, with: nft) }
             let programmed = try await acks.wait(for: key) { $0.state == .programmed }
             arrival.append(Self.seconds(programmed.arrived - t1))
             if let commit = commits.firstCommit(after: t1) { arrivalFromCommit.append(Self.seconds(programmed.arrived - commit)) }
@@ -198,13 +204,13 @@ struct AgentBench: AsyncParsableCommand {
         let p99 = fromCommit.sorted()[min(fromCommit.count - 1, Int((Double(fromCommit.count) * 0.99).rounded(.up)) - 1)]
         var text = "# settle bench agent\n\n"
         text += "\(services) services × \(endpoints) endpoints (\(services * endpoints) endpoints, layout \(layout.rawValue)), \(changes) changes, \(DataplaneBench.hostLine())\n"
-        text += "Command: `settle bench agent --services \(services) --endpoints \(endpoints) --changes \(changes) --layout \(layout.rawValue) --seed \(seed)`\n\n"
+        text += "Command: `settle bench agent --services \(services) --endpoints \(endpoints) --changes \(changes) --layout \(layout.rawValue) --seed \(seed)\(nftNice == 0 ? "" : " --nft-nice \(nftNice)")`\n\n"
         text += "| latency (ms) | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|\n"
         text += row("**commit → `drained` ack received by a stream reader (removal)**", fromCommit)
         text += row("commit → `drained` ack made by the agent (its `convergedAt`, ms resolution)", agentSide)
         text += row("commit → `programmed` ack (arrival)", arrivalFromCommit)
         text += row("`nft -f` started → `drained` ack", removal)
-        text += row("`nft -f` exited → `drained` ack (0: before exit)", removalAfterExit)
+        text += row("`drained` ack → `nft -f` exited (positive: the ack came first)", removalAfterExit)
         text += row("`nft -f` of the change alone (baseline)", nftAlone)
         text += row("slice update → `stale` ack (watch path)", watch)
         text += "\n| baseline: one full read (`settle dataplane`) | \(String(format: "%.2f", fullRead.seconds)) s, peak RSS \(fullRead.peakRSSBytes >> 20) MB |\n|---|---|\n"
