@@ -37,7 +37,7 @@ public final class AgentOutputs: AgentSink {
         metrics.setStates(counts)
         metrics.setInTransition(inTransition)
         metrics.recordTransitions(changes)
-        for latency in latencies { metrics.recordConvergence(latency: .milliseconds(Int64((latency * 1000).rounded()))) }
+        for latency in latencies { metrics.recordConvergence(latency: .seconds(latency)) }
     }
 
     public func dataplaneRead(kind: String, reason: String?, duration: Duration, warnings: [String]) {

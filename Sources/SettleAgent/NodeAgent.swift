@@ -90,8 +90,7 @@ public actor NodeAgent {
         switch event {
         case .replaced(let objects, _):
             let known = core.desired.services
-            var events = objects.filter { known[$0.key]?.metadata.resourceVersion != $0.metadata.resourceVersion || known[$0.key] == nil }
-                .map(DesiredStateCache.Event.serviceUpserted)
+            var events = objects.filter { Self.changed(known[$0.key], $0) }.map(DesiredStateCache.Event.serviceUpserted)
             let present = Set(objects.map(\.key))
             events += known.values.filter { !present.contains($0.key) }.map(DesiredStateCache.Event.serviceDeleted)
             applyDesired(events)
@@ -107,8 +106,7 @@ public actor NodeAgent {
         switch event {
         case .replaced(let objects, let rv):
             let known = core.desired.slices
-            var events = objects.filter { known[$0.key]?.metadata.resourceVersion != $0.metadata.resourceVersion || known[$0.key] == nil }
-                .map(DesiredStateCache.Event.sliceUpserted)
+            var events = objects.filter { Self.changed(known[$0.key], $0) }.map(DesiredStateCache.Event.sliceUpserted)
             let present = Set(objects.map(\.key))
             events += known.values.filter { !present.contains($0.key) }.map(DesiredStateCache.Event.sliceDeleted)
             applyDesired(events, triggers: Self.triggers(objects))
@@ -152,28 +150,21 @@ public actor NodeAgent {
             step = core.replaceRouted(snapshot, now: now, wallNow: wall)
             lastRead = (Date(), "full", duration)
             sink.dataplaneRead(kind: "full", reason: reason, duration: duration, warnings: snapshot.warnings)
+            publish(step)
         case .incremental(let changed, let receivedAt, let duration, let polled):
             step = core.applyRouted(changed: changed, now: now, wallNow: wall)
             lastRead = (Date(), polled ? "full" : "incremental", duration)
             sink.dataplaneRead(kind: polled ? "full" : "incremental", reason: polled ? "poll" : nil, duration: duration, warnings: [])
-            if logger.logLevel <= .debug {
-                let evaluated = ContinuousClock.now
-                publish(step)
-                logger.debug(
-                    "dataplane change applied",
-                    metadata: [
-                        "servicePorts": "\(changed.count)", "decodeAndWalk": "\(duration)", "queued": "\(now - receivedAt)",
-                        "evaluate": "\(evaluated - now)", "publish": "\(ContinuousClock.now - evaluated)",
-                        "acks": "\(step.update.changed.count)",
-                    ])
-                if !dataplaneRead {
-                    dataplaneRead = true
-                    startIfComplete()
-                }
-                return
-            }
+            let evaluated = ContinuousClock.now
+            publish(step)
+            logger.debug(
+                "dataplane change applied",
+                metadata: [
+                    "servicePorts": "\(changed.count)", "decodeAndWalk": "\(duration)", "queued": "\(now - receivedAt)",
+                    "evaluate": "\(evaluated - now)", "publish": "\(ContinuousClock.now - evaluated)",
+                    "acks": "\(step.update.changed.count)",
+                ])
         }
-        publish(step)
         if !dataplaneRead {
             dataplaneRead = true
             startIfComplete()
@@ -241,8 +232,15 @@ public actor NodeAgent {
 
     // MARK: - Helpers
 
-    /// Slice UID → `endpoints.kubernetes.io/last-change-trigger-time`, as seconds since the epoch.
-    static func triggers(_ slices: [V1EndpointSlice]) -> [String: Double] {
+    /// Whether a relisted object differs from the one held (new, or another resourceVersion).
+    static func changed<T: KubeObject>(_ held: T?, _ listed: T) -> Bool {
+        guard let held else { return true }
+        return held.metadata.resourceVersion != listed.metadata.resourceVersion || listed.metadata.resourceVersion == nil
+    }
+
+    /// Slice UID → `endpoints.kubernetes.io/last-change-trigger-time`, as seconds since the epoch;
+    /// slices without a UID or a parsable annotation are left out (their changes start when seen).
+    public static func triggers(_ slices: [V1EndpointSlice]) -> [String: Double] {
         var out: [String: Double] = [:]
         for slice in slices {
             guard let uid = slice.metadata.uid, let text = slice.metadata.annotations?[lastChangeTriggerTime],
@@ -258,14 +256,15 @@ public actor NodeAgent {
     /// `network_programming_duration_seconds` also starts from.
     public static let lastChangeTriggerTime = "endpoints.kubernetes.io/last-change-trigger-time"
 
+    /// Parses RFC 3339 with or without fractional seconds (the controller writes whole seconds).
+    /// Format styles are values: no formatter is built per slice of a 10,000-slice list.
     static func parseRFC3339(_ text: String) -> Double? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date.timeIntervalSince1970 }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)?.timeIntervalSince1970
+        if let date = try? Date(text, strategy: plainRFC3339) { return date.timeIntervalSince1970 }
+        return (try? Date(text, strategy: fractionalRFC3339))?.timeIntervalSince1970
     }
+
+    private static let plainRFC3339 = Date.ISO8601FormatStyle()
+    private static let fractionalRFC3339 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 }
 
 /// Where the agent's results go: the ack journal, metrics and logs. Called on the agent's actor,
