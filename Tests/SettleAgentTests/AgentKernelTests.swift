@@ -65,10 +65,7 @@ struct AgentKernelTests {
             _ = try await acks.wait(for: WebCluster.key("10.1.0.1")) { $0.state == .programmed && $0.fallback }
 
             // Throughout, the agent's whole state equals a one-shot evaluation of the same inputs.
-            try await eventually("the agent's report to match a fresh read") {
-                let oneShot = try await h.oneShotReport()
-                return await h.runtime.agent.report() == oneShot
-            }
+            try await h.expectReportMatchesFreshRead()
             let state = try await h.get("/v1/state")
             #expect(state.status == 200 && state.body.contains("\"node\""))
             await acks.stop()
@@ -119,10 +116,7 @@ extension AgentKernelTests {
             #expect(try await overflowed(), "no overflow after \(round) bulk loads")
             try await h.setSlice([E(ip: "10.1.0.1"), E(ip: "10.1.0.2", ready: false, serving: false, terminating: true)])
             try h.program(["10.1.0.1"])
-            try await eventually("the agent's report to match a fresh read") {
-                let oneShot = try await h.oneShotReport()
-                return await h.runtime.agent.report() == oneShot
-            }
+            try await h.expectReportMatchesFreshRead()
             let counts = await h.runtime.agent.counts()
             #expect(counts[.stale] == 400 * round && counts[.drained] == 1 && counts[.programmed] == 1)
         }
@@ -145,10 +139,7 @@ extension AgentKernelTests {
             try h.program(["10.1.0.1"])
             let drained = try await acks.wait(for: WebCluster.key("10.1.0.2")) { $0.state == .drained }
             #expect(drained.slice?.generation == generation)
-            try await eventually("the agent's report to match a fresh read") {
-                let oneShot = try await h.oneShotReport()
-                return await h.runtime.agent.report() == oneShot
-            }
+            try await h.expectReportMatchesFreshRead()
             let metrics = try await h.get("/metrics").body
             #expect(metrics.contains("settle_agent_dataplane_resyncs_total{reason=\"poll\"}"))
             await acks.stop()

@@ -99,5 +99,6 @@ public func eventually(_ what: String, timeout: Duration = .seconds(20), _ condi
 
 public struct TimedOut: Error, CustomStringConvertible {
     public var what: String
+    public init(what: String) { self.what = what }
     public var description: String { "timed out waiting for \(what)" }
 }

@@ -217,6 +217,22 @@ final class AgentHarness: Sendable {
         try ns.exec("iptables-nft-restore", [], input: IPTablesRuleWriter(family: .ipv4).restoreInput(for: WebCluster.proxyPorts(ips)))
     }
 
+    /// Waits until the agent's report equals a one-shot evaluation; on timeout, records what differs.
+    func expectReportMatchesFreshRead(timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var agent = ConvergenceReport(endpoints: [])
+        var fresh = ConvergenceReport(endpoints: [])
+        while ContinuousClock.now < deadline {
+            fresh = try await oneShotReport()
+            agent = await runtime.agent.report()
+            if agent == fresh { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let onlyAgent = Set(agent.endpoints).subtracting(fresh.endpoints).sorted().prefix(5)
+        let onlyFresh = Set(fresh.endpoints).subtracting(agent.endpoints).sorted().prefix(5)
+        throw TimedOut(what: "the agent's report to match a fresh read: agent-only \(onlyAgent.map { "\($0.key) \($0.state) \($0.reason)" }), fresh-only \(onlyFresh.map { "\($0.key) \($0.state) \($0.reason)" }) (\(agent.endpoints.count) vs \(fresh.endpoints.count))")
+    }
+
     func get(_ path: String) async throws -> (status: Int, body: String) {
         let request = HTTPClientRequest(url: "http://127.0.0.1:\(httpPort)\(path)")
         let response = try await http.execute(request, timeout: .seconds(10))

@@ -214,6 +214,7 @@ private struct MonitorLoop {
                 guard case .netlink(_, let code) = error, code == ENOBUFS else { throw error }
                 overflows += 1
                 monitor.logger.warning("nftables events lost (receive buffer overflow); reading everything again", metadata: ["overflows": "\(overflows)"])
+                discardQueued()
                 try fullRead(.overflow)
                 continue
             }
@@ -222,6 +223,22 @@ private struct MonitorLoop {
                 try fullRead(resync)
             }
             if !received { return }
+        }
+    }
+
+    /// Empties the event socket before a full read after an overflow. The kernel reports ENOBUFS
+    /// once per congestion and then drops further events *silently* until the queue has been
+    /// emptied (`netlink_overrun` sets `NETLINK_S_CONGESTED`, cleared only when the receive queue
+    /// is empty). A full read taken while the old queue is still there would be followed by
+    /// events lost without notice; emptied first, every event still queued after the read is
+    /// newer than nothing the read saw, and a new overflow is reported again.
+    private func discardQueued() {
+        while !stop.isStopped {
+            do throws(DataplaneError) {
+                if try !events.receiveQueued(handle: { _ in }) { return }
+            } catch {
+                guard case .netlink(_, let code) = error, code == ENOBUFS else { return }
+            }
         }
     }
 
