@@ -13,11 +13,10 @@ public final class AgentOutputs: AgentSink {
         self.metrics = metrics
     }
 
-    static func wallTime() -> @Sendable (ContinuousClock.Instant) -> Date { Ack.wallTime() }
 
     public func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?) {
         hub.setWatch(watchResourceVersion)
-        hub.record(changed: acks, expired: [], wallTime: Self.wallTime())
+        hub.record(changed: acks, expired: [], wallTime: Ack.wallTime())
         hub.setReady(true)
         metrics.setReady(true)
         metrics.setAckSequence(hub.snapshot().seq)
@@ -25,7 +24,7 @@ public final class AgentOutputs: AgentSink {
 
     public func acknowledged(_ update: TransitionTracker<ContinuousClock.Instant>.Update, watchResourceVersion: String?) {
         hub.setWatch(watchResourceVersion)
-        if let delta = hub.record(changed: update.changed, expired: update.expired, wallTime: Self.wallTime()) {
+        if let delta = hub.record(changed: update.changed, expired: update.expired, wallTime: Ack.wallTime()) {
             metrics.setAckSequence(delta.seq)
         }
     }

@@ -89,11 +89,7 @@ public actor NodeAgent {
     func services(_ event: ReflectorEvent<V1Service>) {
         switch event {
         case .replaced(let objects, _):
-            let known = core.desired.services
-            var events = objects.filter { Self.changed(known[$0.key], $0) }.map(DesiredStateCache.Event.serviceUpserted)
-            let present = Set(objects.map(\.key))
-            events += known.values.filter { !present.contains($0.key) }.map(DesiredStateCache.Event.serviceDeleted)
-            applyDesired(events)
+            applyDesired(Self.relist(objects, held: core.desired.services, upsert: { .serviceUpserted($0) }, delete: { .serviceDeleted($0) }))
             listed.insert("services")
         case .added(let service), .modified(let service): applyDesired([.serviceUpserted(service)])
         case .deleted(let service): applyDesired([.serviceDeleted(service)])
@@ -105,11 +101,9 @@ public actor NodeAgent {
     func slices(_ event: ReflectorEvent<V1EndpointSlice>) {
         switch event {
         case .replaced(let objects, let rv):
-            let known = core.desired.slices
-            var events = objects.filter { Self.changed(known[$0.key], $0) }.map(DesiredStateCache.Event.sliceUpserted)
-            let present = Set(objects.map(\.key))
-            events += known.values.filter { !present.contains($0.key) }.map(DesiredStateCache.Event.sliceDeleted)
-            applyDesired(events, triggers: Self.triggers(objects))
+            applyDesired(
+                Self.relist(objects, held: core.desired.slices, upsert: { .sliceUpserted($0) }, delete: { .sliceDeleted($0) }),
+                triggers: Self.triggers(objects))
             sliceResourceVersion = rv
             listed.insert("slices")
         case .added(let slice), .modified(let slice):
@@ -232,10 +226,18 @@ public actor NodeAgent {
 
     // MARK: - Helpers
 
-    /// Whether a relisted object differs from the one held (new, or another resourceVersion).
-    static func changed<T: KubeObject>(_ held: T?, _ listed: T) -> Bool {
-        guard let held else { return true }
-        return held.metadata.resourceVersion != listed.metadata.resourceVersion || listed.metadata.resourceVersion == nil
+    /// What a (re)list means for the objects held: upserts of the new or changed ones (another
+    /// resourceVersion, or none), deletes of those no longer listed.
+    static func relist<T: KubeObject>(
+        _ listed: [T], held: [String: T], upsert: (T) -> DesiredStateCache.Event, delete: (T) -> DesiredStateCache.Event
+    ) -> [DesiredStateCache.Event] {
+        var events: [DesiredStateCache.Event] = []
+        for object in listed {
+            let version = object.metadata.resourceVersion
+            if version == nil || held[object.key]?.metadata.resourceVersion != version { events.append(upsert(object)) }
+        }
+        let present = Set(listed.map(\.key))
+        return events + held.values.filter { !present.contains($0.key) }.map(delete)
     }
 
     /// Slice UID → `endpoints.kubernetes.io/last-change-trigger-time`, as seconds since the epoch;
@@ -297,7 +299,7 @@ extension NodeAgent: AgentStateProvider {
 
     public func state() async -> AgentStateDocument {
         let readiness = await readiness()
-        let wallTime = AgentOutputs.wallTime()
+        let wallTime = Ack.wallTime()
         let inTransition = core.tracker.inTransition
         let byKey = Dictionary(inTransition.map { ($0.status.key, $0) }, uniquingKeysWith: { a, _ in a })
         let notConverged = core.isStarted ? core.divergent().map { status in

@@ -41,23 +41,23 @@ public enum Convergence {
             statuses += evaluate(key: key, desired: entry.endpoints, excluded: entry.excluded, routed: routedByKey[key])
         }
         for (key, addresses) in routedByKey where desiredByKey[key] == nil {
-            for address in addresses {
-                statuses.append(
-                    EndpointStatus(
-                        servicePort: key.name, protocol: key.protocol, ip: address.ip, port: address.port, state: .stale,
-                        reason: .unknownServicePort))
-            }
+            statuses += unknown(key: key, routed: addresses)
         }
         let anonymous = ServicePortName(namespace: "?", name: "?", port: "")
         for port in unnamed {
-            for address in Set(port.endpoints) {
-                statuses.append(
-                    EndpointStatus(
-                        servicePort: anonymous, protocol: port.protocol, ip: address.ip, port: address.port,
-                        state: .stale, reason: .unknownServicePort))
-            }
+            statuses += unknown(key: ServicePortKey(name: anonymous, protocol: port.protocol), routed: Set(port.endpoints))
         }
         return ConvergenceReport(endpoints: statuses)
+    }
+
+    /// The statuses of routed endpoints under a service port the desired state does not know (or
+    /// the dataplane could not name): all `stale`, reason ``EndpointStatus/Reason/unknownServicePort``.
+    static func unknown(key: ServicePortKey, routed: some Sequence<EndpointAddress>) -> [EndpointStatus] {
+        routed.map {
+            EndpointStatus(
+                servicePort: key.name, protocol: key.protocol, ip: $0.ip, port: $0.port, state: .stale,
+                reason: .unknownServicePort)
+        }
     }
 
     /// The statuses of one service port the desired state knows. `routed` is `nil` when the

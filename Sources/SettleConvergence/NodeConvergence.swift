@@ -172,22 +172,11 @@ public struct NodeConvergence<Instant: InstantProtocol> {
         port.name.map { ServicePortKey(name: $0, protocol: port.protocol) } ?? unnamedKey(port.protocol)
     }
 
+    /// One service port's statuses; unnamed routed ports (``unnamedKey(_:)``) have no desired
+    /// Service, so they come out `stale` like any port the desired state does not know.
     private func evaluate(key: ServicePortKey) -> [EndpointStatus] {
-        if key.name.namespace == "?" && key.name.name == "?" {
-            return (routed[key] ?? []).map {
-                EndpointStatus(
-                    servicePort: key.name, protocol: key.protocol, ip: $0.ip, port: $0.port, state: .stale,
-                    reason: .unknownServicePort)
-            }
-        }
         let ports = desired.servicePorts(ofService: "\(key.name.namespace)/\(key.name.name)").filter { $0.key == key }
-        if ports.isEmpty {
-            return (routed[key] ?? []).map {
-                EndpointStatus(
-                    servicePort: key.name, protocol: key.protocol, ip: $0.ip, port: $0.port, state: .stale,
-                    reason: .unknownServicePort)
-            }
-        }
+        if ports.isEmpty { return Convergence.unknown(key: key, routed: routed[key] ?? []) }
         return Convergence.evaluate(
             key: key, desired: ports.flatMap(\.endpoints), excluded: ports.flatMap(\.excluded), routed: routed[key])
     }

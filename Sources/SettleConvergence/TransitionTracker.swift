@@ -81,17 +81,9 @@ public struct TransitionTracker<Instant: InstantProtocol> {
         let wasStarted = previous != nil
         var previousInScope: [EndpointStatus.Key: Verdict] = [:]
         if let previous {
-            if let scope {
-                for port in scope {
-                    for (address, verdict) in previous[port] ?? [:] {
-                        previousInScope[EndpointStatus.Key(servicePort: port.name, protocol: port.protocol, address: address)] = verdict
-                    }
-                }
-            } else {
-                for (port, verdicts) in previous {
-                    for (address, verdict) in verdicts {
-                        previousInScope[EndpointStatus.Key(servicePort: port.name, protocol: port.protocol, address: address)] = verdict
-                    }
+            for port in scope.map(Array.init) ?? Array(previous.keys) {
+                for (address, verdict) in previous[port] ?? [:] {
+                    previousInScope[EndpointStatus.Key(servicePort: port.name, protocol: port.protocol, address: address)] = verdict
                 }
             }
         }
