@@ -87,11 +87,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The acknowledgement stream's messages and wire format, shared by the agent and the aggregator.
+        .target(
+            name: "SettleAcks", dependencies: ["SettleModel", "SettleSelection", "SettleConvergence"],
+            swiftSettings: swiftSettings),
         .target(
             name: "SettleAgent",
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKube", "SettleSelection",
-                "SettleConvergence", "SettleKubeClient",
+                "SettleConvergence", "SettleKubeClient", "SettleAcks",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,11 +108,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The aggregator's pure core: the endpoint index, node views, wait answers.
+        .target(
+            name: "SettleAggregation", dependencies: ["SettleModel", "SettleKube", "SettleAcks", "SettleConvergence"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "SettleAggregator",
+            dependencies: [
+                "SettleModel", "SettleKube", "SettleKubeClient", "SettleAcks", "SettleAggregation", "SettleConvergence",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SettleApp",
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
                 "SettleKube", "SettleSelection", "SettleConvergence", "SettleKubeClient", "SettleAPIServer", "SettleAgent",
+                "SettleAcks", "SettleAggregation", "SettleAggregator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -151,7 +176,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SettleAgentTests",
-            dependencies: ["SettleAgent", "SettleTestSupport", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
+            dependencies: ["SettleAgent", "SettleAcks", "SettleTestSupport", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
                            "SettleConvergence", "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
@@ -164,5 +189,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SettleAppTests", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettleAggregationTests",
+            dependencies: ["SettleAggregation", "SettleAcks", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettleAggregatorTests",
+            dependencies: ["SettleAggregator", "SettleAggregation", "SettleAcks", "SettleAgent", "SettleTestSupport", "SettleAPIServer",
+                           "SettleKubeClient", "SettleKube", "SettleSelection", "SettleConvergence", "SettleModel",
+                           "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Subprocess", package: "swift-subprocess")],
+            swiftSettings: swiftSettings),
     ]
 )

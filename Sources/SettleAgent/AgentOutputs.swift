@@ -14,7 +14,8 @@ public final class AgentOutputs: AgentSink {
     }
 
 
-    public func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?) {
+    public func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?, mode: String) {
+        hub.setMode(mode)
         hub.setWatch(watchResourceVersion)
         hub.record(changed: acks, expired: [], wallTime: Ack.wallTime())
         hub.setReady(true)
@@ -45,6 +46,10 @@ public final class AgentOutputs: AgentSink {
             metrics.recordResync(reason: resync)
             if resync == .overflow { metrics.recordEventOverflow() }
         }
+    }
+
+    public func watchProgress(watchResourceVersion: String?) {
+        if let delta = hub.progress(watch: watchResourceVersion) { metrics.setAckSequence(delta.seq) }
     }
 
     public func heartbeat(watchResourceVersion: String?) {

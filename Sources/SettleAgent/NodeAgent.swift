@@ -100,21 +100,24 @@ public actor NodeAgent {
 
     func slices(_ event: ReflectorEvent<V1EndpointSlice>) {
         switch event {
+        // The version is set before the events are applied, so the acks they cause carry it.
         case .replaced(let objects, let rv):
+            sliceResourceVersion = rv
             applyDesired(
                 Self.relist(objects, held: core.desired.slices, upsert: { .sliceUpserted($0) }, delete: { .sliceDeleted($0) }),
                 triggers: Self.triggers(objects))
-            sliceResourceVersion = rv
             listed.insert("slices")
         case .added(let slice), .modified(let slice):
+            sliceResourceVersion = slice.metadata.resourceVersion ?? sliceResourceVersion
             applyDesired([.sliceUpserted(slice)], triggers: Self.triggers([slice]))
-            sliceResourceVersion = slice.metadata.resourceVersion ?? sliceResourceVersion
         case .deleted(let slice):
-            applyDesired([.sliceDeleted(slice)])
             sliceResourceVersion = slice.metadata.resourceVersion ?? sliceResourceVersion
+            applyDesired([.sliceDeleted(slice)])
         case .bookmark(let rv):
             sliceResourceVersion = rv
         }
+        // "Applied up to here": a progress delta when no ack carried the new version.
+        if core.isStarted { sink.watchProgress(watchResourceVersion: sliceResourceVersion) }
         startIfComplete()
     }
 
@@ -192,7 +195,7 @@ public actor NodeAgent {
                 "node": "\(configuration.nodeName)", "mode": "\(follower.mode.rawValue)",
                 "endpoints": "\(core.counts.values.reduce(0, +))", "inTransition": "\(core.tracker.count)",
             ])
-        sink.started(acks: core.tracker.inTransition, watchResourceVersion: sliceResourceVersion)
+        sink.started(acks: core.tracker.inTransition, watchResourceVersion: sliceResourceVersion, mode: follower.mode.rawValue)
         publishCounts(step)
     }
 
@@ -272,8 +275,8 @@ public actor NodeAgent {
 /// Where the agent's results go: the ack journal, metrics and logs. Called on the agent's actor,
 /// so implementations must be quick and must not call back into the agent.
 public protocol AgentSink: Sendable {
-    /// The baseline: the endpoints in transition when the agent became ready.
-    func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?)
+    /// The baseline: the endpoints in transition when the agent became ready, and the dataplane mode.
+    func started(acks: [TrackedEndpoint<ContinuousClock.Instant>], watchResourceVersion: String?, mode: String)
     /// Acks that changed and keys that left after their retention.
     func acknowledged(_ update: TransitionTracker<ContinuousClock.Instant>.Update, watchResourceVersion: String?)
     /// After every evaluation: state counts, the kinds of transitions it started, latency samples (seconds).
@@ -282,6 +285,9 @@ public protocol AgentSink: Sendable {
         latencies: [Double])
     /// A dataplane read (full or incremental) and its cost.
     func dataplaneRead(kind: String, reason: String?, duration: Duration, warnings: [String])
+    /// After every EndpointSlice event, list or bookmark once started: the agent has applied the
+    /// slices up to this version (acks it caused were already given to ``acknowledged(_:watchResourceVersion:)``).
+    func watchProgress(watchResourceVersion: String?)
     /// Once per tick after start.
     func heartbeat(watchResourceVersion: String?)
     /// Watches that had to be started again (ended, failed or expired) since the last call.

@@ -64,8 +64,21 @@ public final class AckHub: Sendable {
     /// Sets readiness; readers learn it from the next snapshot or heartbeat.
     public func setReady(_ ready: Bool) { state.withLock { $0.journal.ready = ready } }
 
-    /// Sets the EndpointSlice watch's resourceVersion; readers learn it from the next snapshot or heartbeat.
+    /// Sets the EndpointSlice watch's resourceVersion; readers learn it from the next snapshot,
+    /// delta or heartbeat.
     public func setWatch(_ resourceVersion: String?) { state.withLock { $0.journal.watch = resourceVersion } }
+
+    /// Sets the dataplane mode snapshots report.
+    public func setMode(_ mode: String?) { state.withLock { $0.journal.mode = mode } }
+
+    /// Records watch progress: the agent applied EndpointSlice events up to `resourceVersion` and
+    /// no ack changed. A progress delta is sent when the version differs from the one the latest
+    /// delta carried (and the journal is ready); returns it.
+    @discardableResult
+    public func progress(watch resourceVersion: String?) -> AckDelta? {
+        setWatch(resourceVersion)
+        return record(changed: [], expired: [])
+    }
 
     /// Ends every stream (now and later): the agent is stopping.
     public func close() {

@@ -21,6 +21,10 @@ public struct AckJournal: Sendable {
     public var ready = false
     /// The EndpointSlice watch's last seen resourceVersion.
     public var watch: String?
+    /// The node's dataplane mode, for snapshots.
+    public var mode: String?
+    /// The `watch` the latest delta (or the start) carried: a later `watch` is progress to record.
+    private var recordedWatch: String?
 
     private var acks: [AckKey: Ack] = [:]
     /// The latest deltas, oldest first; `ring.last?.seq == sequence` when not empty.
@@ -50,11 +54,16 @@ public struct AckJournal: Sendable {
     public var heldDeltas: Int { ring.count }
 
     /// Applies one change: `changed` acks replace those with the same key, `expired` keys leave.
-    /// Appends one delta (sequence + 1) and returns it, or returns `nil` and leaves the sequence
-    /// alone when both are empty.
+    /// Appends one delta (sequence + 1) carrying the current ``watch`` and returns it, or returns
+    /// `nil` and leaves the sequence alone when both are empty and ``watch`` is what the previous
+    /// delta carried. (Both empty with a new ``watch`` is a progress delta, see ``AckDelta``.)
     @discardableResult
     public mutating func record(changed: [Ack], expired: [AckKey]) -> AckDelta? {
-        guard !changed.isEmpty || !expired.isEmpty else { return nil }
+        guard !changed.isEmpty || !expired.isEmpty || (watch != recordedWatch && ready) else {
+            recordedWatch = watch
+            return nil
+        }
+        recordedWatch = watch
         // The last value for a key wins, as it would for a reader applying the delta in order.
         var latest: [AckKey: Ack] = [:]
         for ack in changed { latest[ack.key] = ack }
@@ -62,7 +71,7 @@ public struct AckJournal: Sendable {
         for key in expiredKeys { acks[key] = nil }
         for (key, ack) in latest { acks[key] = ack }
         sequence += 1
-        let delta = AckDelta(seq: sequence, acks: latest.values.sorted(), expired: expiredKeys.sorted())
+        let delta = AckDelta(seq: sequence, acks: latest.values.sorted(), expired: expiredKeys.sorted(), watch: watch)
         if ring.count < capacity {
             ring.append(delta)
         } else {
@@ -82,7 +91,7 @@ public struct AckJournal: Sendable {
 
     /// The snapshot of the journal now.
     public func snapshot() -> AckSnapshot {
-        AckSnapshot(node: node, epoch: epoch, seq: sequence, ready: ready, watch: watch, acks: currentAcks)
+        AckSnapshot(node: node, epoch: epoch, seq: sequence, ready: ready, watch: watch, acks: currentAcks, mode: mode)
     }
 
     /// A heartbeat at the current sequence.

@@ -64,17 +64,20 @@ public struct AckSnapshot: Hashable, Sendable, Codable {
     public var watch: String?
     /// Current acks, sorted by key.
     public var acks: [Ack]
+    /// The node's dataplane mode (`nftables`, `iptables`, …) once known; absent from older agents.
+    public var mode: String?
 
-    public init(node: String, epoch: String, seq: UInt64, ready: Bool, watch: String?, acks: [Ack]) {
+    public init(node: String, epoch: String, seq: UInt64, ready: Bool, watch: String?, acks: [Ack], mode: String? = nil) {
         self.node = node
         self.epoch = epoch
         self.seq = seq
         self.ready = ready
         self.watch = watch
         self.acks = acks
+        self.mode = mode
     }
 
-    private enum CodingKeys: String, CodingKey { case node, epoch, seq, ready, watch, acks }
+    private enum CodingKeys: String, CodingKey { case node, epoch, seq, ready, watch, acks, mode }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -84,10 +87,16 @@ public struct AckSnapshot: Hashable, Sendable, Codable {
         try container.encode(ready, forKey: .ready)
         try container.encode(watch, forKey: .watch)
         try container.encode(acks, forKey: .acks)
+        try container.encodeIfPresent(mode, forKey: .mode)
     }
 }
 
-/// One recorded change of the journal: acks added or replaced, keys whose acks left.
+/// One recorded change of the journal: acks added or replaced, keys whose acks left, and how
+/// fresh the agent's view was when it recorded them.
+///
+/// A delta with no acks and no expired keys is **watch progress**: the agent applied EndpointSlice
+/// events up to `watch` and no ack changed. It is what lets an aggregator tell "this node saw the
+/// change and has nothing to say about the endpoint" from "this node has not seen it yet".
 public struct AckDelta: Hashable, Sendable, Codable {
     /// Exactly one more than the previous delta's (or the snapshot's) sequence.
     public var seq: UInt64
@@ -95,11 +104,15 @@ public struct AckDelta: Hashable, Sendable, Codable {
     public var acks: [Ack]
     /// Keys whose acks left the journal (converged past the retention window), sorted.
     public var expired: [AckKey]
+    /// The EndpointSlice watch's resourceVersion whose events these acks include; absent from
+    /// older agents.
+    public var watch: String?
 
-    public init(seq: UInt64, acks: [Ack], expired: [AckKey]) {
+    public init(seq: UInt64, acks: [Ack], expired: [AckKey], watch: String? = nil) {
         self.seq = seq
         self.acks = acks
         self.expired = expired
+        self.watch = watch
     }
 }
 
