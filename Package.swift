@@ -185,7 +185,8 @@ let package = Package(
                            .product(name: "NIOHTTP1", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                           .product(name: "Subprocess", package: "swift-subprocess")],
+                           .product(name: "Subprocess", package: "swift-subprocess"),
+                           .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SettleAppTests", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
