@@ -141,6 +141,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -189,7 +191,12 @@ let package = Package(
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "SettleAppTests", dependencies: ["SettleApp"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SettleAppTests",
+            dependencies: ["SettleApp", "SettleAggregation", "SettleAcks",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleAggregationTests",
             dependencies: ["SettleAggregation", "SettleAcks", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection"],

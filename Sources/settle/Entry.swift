@@ -3,6 +3,7 @@ import SettleApp
 @main
 struct Entry {
     static func main() async {
-        await SettleEntry.main()
+        // `settle …`, or `kubectl settle …` when run as `kubectl-settle`.
+        await SettleLauncher.main()
     }
 }

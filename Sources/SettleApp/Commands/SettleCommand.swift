@@ -12,7 +12,10 @@ public struct SettleCommand: AsyncParsableCommand {
             Start with `settle dataplane` on a node (as root) to see what its dataplane routes.
             """,
         version: SettleVersion.current,
-        subcommands: [DataplaneCommand.self, DesiredCommand.self, CheckCommand.self, AgentCommand.self, BenchCommand.self]
+        subcommands: [
+            DataplaneCommand.self, DesiredCommand.self, CheckCommand.self, AgentCommand.self, AggregatorCommand.self, BenchCommand.self,
+            WaitCommand.self, DrainSidecarCommand.self, StatusCommand.self,
+        ]
     )
 
     public init() {}
