@@ -110,7 +110,7 @@ let package = Package(
         ),
         // The aggregator's pure core: the endpoint index, node views, wait answers.
         .target(
-            name: "SettleAggregation", dependencies: ["SettleModel", "SettleKube", "SettleAcks", "SettleConvergence"],
+            name: "SettleAggregation", dependencies: ["SettleModel", "SettleKube", "SettleAcks", "SettleConvergence", "SettleSelection"],
             swiftSettings: swiftSettings),
         .target(
             name: "SettleAggregator",

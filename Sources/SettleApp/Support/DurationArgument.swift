@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SettleModel
 
 /// A duration flag value: `500ms`, `2s`, `1.5m`, `1h`, or a bare number of seconds.
 struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertible {
@@ -8,16 +9,8 @@ struct DurationArgument: ExpressibleByArgument, Sendable, CustomStringConvertibl
 
     init?(argument: String) {
         let text = argument.trimmingCharacters(in: .whitespaces)
-        let units: [(suffix: String, seconds: Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        var number = Substring(text)
-        var scale = 1.0
-        for unit in units where text.hasSuffix(unit.suffix) {
-            number = text.dropLast(unit.suffix.count)
-            scale = unit.seconds
-            break
-        }
-        guard let value = Double(number), value.isFinite, value >= 0, value * scale <= 366 * 86_400 else { return nil }
-        self.duration = .milliseconds(Int64((value * scale * 1000).rounded()))
+        guard let duration = DurationText.parse(text) else { return nil }
+        self.duration = duration
         self.text = text
     }
 

@@ -1,0 +1,433 @@
+public import AsyncHTTPClient
+import Foundation
+public import Logging
+public import SettleAcks
+public import SettleAggregation
+public import SettleKube
+public import SettleKubeClient
+public import SettleModel
+import NIOCore
+import NIOHTTP1
+import SettleConvergence
+
+/// The aggregator (issue #5): reads every agent's `/v1/acks` stream, watches EndpointSlices (and
+/// Nodes, and the agents' pods), and answers waits as soon as they are done.
+///
+/// All state is one ``Aggregation`` value inside this actor; agent streams, reflectors and the
+/// clock feed it, and every input returns the waits it completed, which are answered at once
+/// (no polling). Every replica runs the same and holds a complete view: there is nothing to
+/// elect or share (brief §4).
+public actor Aggregator {
+    public let configuration: AggregatorConfiguration
+    private let client: KubeClient
+    private let http: HTTPClient
+    public let metrics: AggregatorMetrics
+    private let logger: Logger
+
+    private var state: Aggregation
+    private var continuations: [Int: CheckedContinuation<WaitAnswer, Never>] = [:]
+    private var deadlines: [Int: Task<Void, Never>] = [:]
+    private var requests: [Int: (query: WaitQuery, ips: [IPAddress], target: WaitTarget, started: Date)] = [:]
+    private var streams: [String: StreamTask] = [:]
+    private var nextStream = 0
+    private var synced: Set<String> = []
+    /// Agent pods by key: the node they run on and their URL (when running with an IP).
+    private var agentPods: [String: (node: String, url: String?)] = [:]
+
+    private struct StreamTask {
+        var id: Int
+        var url: String
+        var task: Task<Void, Never>
+    }
+
+    /// What a failed request to the aggregator's API means.
+    public enum Refusal: Error, Sendable {
+        case notReady(String)
+        case tooManyWaiters(Int)
+    }
+
+    public init(
+        configuration: AggregatorConfiguration, client: KubeClient, metrics: AggregatorMetrics = AggregatorMetrics(),
+        http: HTTPClient = .shared, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.client = client
+        self.http = http
+        self.metrics = metrics
+        self.logger = logger
+        self.state = Aggregation(
+            policy: configuration.unknownNodes, silenceTimeout: configuration.silenceTimeout.seconds,
+            notReadyGrace: configuration.notReadyGrace.seconds)
+    }
+
+    // MARK: - Running
+
+    /// Runs until cancelled: reflectors, agent streams, the clock.
+    public func run() async throws {
+        let client = client
+        let logger = logger
+        let configuration = configuration
+        for (node, url) in configuration.staticAgents.sorted(by: { $0.key < $1.key }) {
+            complete(state.setAgent(url, node: node))
+            startStream(node: node, url: url)
+        }
+        defer {
+            for stream in streams.values { stream.task.cancel() }
+            streams = [:]
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await Reflector<V1EndpointSlice>(client: client, selection: .kubeProxy, logger: logger).run { await self.slices($0) }
+            }
+            if configuration.watchNodes {
+                group.addTask {
+                    await Reflector<V1Node>(client: client, logger: logger).run { await self.nodeObjects($0) }
+                }
+            }
+            if let namespace = configuration.agentNamespace {
+                group.addTask {
+                    await Reflector<V1Pod>(
+                        client: client, selection: ResourceSelection(namespace: namespace, labelSelector: configuration.agentSelector),
+                        logger: logger
+                    ).run { await self.agentPods($0) }
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: configuration.tickInterval)
+                    await self.tick()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        for id in Array(continuations.keys) { finish(id, timedOut: false) }
+    }
+
+    /// Ready once the first EndpointSlice list (and, when watched, Node and agent lists) arrived.
+    public func readiness() -> (ready: Bool, reason: String?) {
+        var needed: [String] = ["slices"]
+        if configuration.watchNodes { needed.append("nodes") }
+        if configuration.agentNamespace != nil { needed.append("agent pods") }
+        let missing = needed.filter { !synced.contains($0) }
+        return missing.isEmpty ? (true, nil) : (false, "waiting for the first list of " + missing.joined(separator: ", "))
+    }
+
+    // MARK: - Questions
+
+    /// Answers a wait: at once when `timeout` is zero or the answer is already done; otherwise when
+    /// it becomes done, or at the deadline with `timedOut`.
+    public func wait(query: WaitQuery, ips: [IPAddress], target: WaitTarget, timeout: Duration) async throws(Refusal) -> WaitAnswer {
+        let (ready, reason) = readiness()
+        guard ready else { throw .notReady(reason ?? "not ready") }
+        let started = Date()
+        if timeout <= .zero {
+            return state.evaluate(query: query, ips: ips, target: target, started: started, now: started)
+        }
+        guard continuations.count < configuration.maxWaiters else { throw .tooManyWaiters(configuration.maxWaiters) }
+        let id = state.openWait(query: query, ips: ips, target: target, now: started)
+        if state.isDone(id) {
+            let answer = state.answer(id, now: Date())
+            state.closeWait(id)
+            metrics.recordWait(target: target, result: .done, seconds: 0)
+            return answer ?? state.evaluate(query: query, ips: ips, target: target, started: started, now: Date())
+        }
+        requests[id] = (query, ips, target, started)
+        metrics.setWaiters(continuations.count + 1)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                continuations[id] = continuation
+                deadlines[id] = Task { [weak self] in
+                    try? await Task.sleep(for: timeout)
+                    guard !Task.isCancelled else { return }
+                    await self?.finish(id, timedOut: true)
+                }
+            }
+        } onCancel: {
+            Task { await self.cancel(id) }
+        }
+    }
+
+    /// The IPs slices gave a pod, or `nil` when the aggregator never saw (or forgot) the pod.
+    public func ips(ofPod pod: String) -> [IPAddress]? { state.index.ips(ofPod: pod) }
+
+    /// Whether any slice lists (or recently listed) `ip`.
+    public func isKnown(_ ip: IPAddress) -> Bool { !state.index.listings(of: ip).isEmpty }
+
+    /// `/v1/nodes`.
+    public func nodesAnswer() -> NodesAnswer {
+        let now = Date()
+        var healthy = 0
+        var unknown = 0
+        var excluded = 0
+        let nodes = state.nodes.values.sorted { $0.name < $1.name }.map { node -> NodeHealth in
+            let reason = node.exclusion
+            let status: String
+            switch reason?.group {
+            case nil: status = "healthy"; healthy += 1
+            case .unknown: status = "unknown"; unknown += 1
+            default: status = "excluded"; excluded += 1
+            }
+            var notConverged = 0
+            var divergent = 0
+            var oldest: Date?
+            for ack in node.acks.values {
+                if ack.state == .stale || ack.state == .missing {
+                    notConverged += 1
+                    oldest = min(oldest ?? ack.since, ack.since)
+                }
+                if ack.change == .divergent { divergent += 1 }
+            }
+            return NodeHealth(
+                node: node.name, status: status, reason: reason,
+                detail: reason.map { Aggregation.describe($0, node: node) }, agent: node.agent, connected: node.connected,
+                ready: node.ready, mode: node.mode, epoch: node.epoch, seq: node.sequence, watch: node.watch,
+                lastMessage: node.lastMessage, silentSeconds: node.lastMessage.map { max(0, now.timeIntervalSince($0)) },
+                inTransition: node.acks.count, notConverged: notConverged, divergent: divergent,
+                lagSeconds: oldest.map { max(0, now.timeIntervalSince($0)) }, nodeReady: node.nodeReady,
+                nodeDeleting: node.nodeDeleting, connects: node.connects, malformed: node.malformed)
+        }
+        return NodesAnswer(
+            nodes: nodes, counts: .init(total: nodes.count, healthy: healthy, unknown: unknown, excluded: excluded),
+            policy: WaitPolicy(unknownNodes: state.policy), watch: state.index.resourceVersion)
+    }
+
+    /// `/v1/services/{namespace}/{name}`.
+    public func serviceAnswer(_ service: String) -> ServiceAnswer {
+        state.serviceAnswer(service, now: Date())
+    }
+
+    // MARK: - Inputs
+
+    func slices(_ event: ReflectorEvent<V1EndpointSlice>) {
+        let now = Date()
+        switch event {
+        case .replaced(let slices, let version):
+            complete(state.slicesReplaced(slices, resourceVersion: version, now: now))
+            synced.insert("slices")
+        case .added(let slice), .modified(let slice):
+            complete(state.sliceUpserted(slice, now: now))
+        case .deleted(let slice):
+            complete(state.sliceDeleted(slice, now: now))
+        case .bookmark(let version):
+            state.index.advance(to: version)
+        }
+        metrics.setListings(state.index.count)
+    }
+
+    func nodeObjects(_ event: ReflectorEvent<V1Node>) {
+        let now = Date()
+        switch event {
+        case .replaced(let objects, _):
+            let names = Set(objects.compactMap(\.metadata.name))
+            for object in objects { if let name = object.metadata.name { complete(state.setNodeObject(object, name: name, now: now)) } }
+            for (name, node) in state.nodes where node.hasNodeObject && !names.contains(name) {
+                complete(state.setNodeObject(nil, name: name, now: now))
+                complete(state.removeIfEmpty(node: name))
+            }
+            synced.insert("nodes")
+        case .added(let object), .modified(let object):
+            if let name = object.metadata.name { complete(state.setNodeObject(object, name: name, now: now)) }
+        case .deleted(let object):
+            if let name = object.metadata.name {
+                complete(state.setNodeObject(nil, name: name, now: now))
+                complete(state.removeIfEmpty(node: name))
+            }
+        case .bookmark: break
+        }
+    }
+
+    func agentPods(_ event: ReflectorEvent<V1Pod>) {
+        var touched: Set<String> = []
+        func record(_ pod: V1Pod) {
+            guard let node = pod.spec?.nodeName else { return }
+            let running = pod.status?.phase == "Running" && pod.metadata.deletionTimestamp == nil
+            let ip = pod.status?.podIP.flatMap { IPAddress($0) }
+            let url = running ? ip.map { Self.agentURL(ip: $0, port: configuration.agentPort) } : nil
+            if let old = agentPods[pod.key]?.node { touched.insert(old) }
+            agentPods[pod.key] = (node, url)
+            touched.insert(node)
+        }
+        switch event {
+        case .replaced(let pods, _):
+            for (key, entry) in agentPods {
+                touched.insert(entry.node)
+                agentPods[key] = nil
+            }
+            pods.forEach(record)
+            synced.insert("agent pods")
+        case .added(let pod), .modified(let pod):
+            record(pod)
+        case .deleted(let pod):
+            if let old = agentPods.removeValue(forKey: pod.key) { touched.insert(old.node) }
+        case .bookmark: break
+        }
+        for node in touched where configuration.staticAgents[node] == nil {
+            // The node's agent: any running agent pod there (during a rolling update, the newest listed).
+            let url = agentPods.values.filter { $0.node == node }.compactMap(\.url).sorted().last
+            complete(state.setAgent(url, node: node))
+            if let url {
+                if streams[node]?.url != url { startStream(node: node, url: url) }
+            } else {
+                streams.removeValue(forKey: node)?.task.cancel()
+                complete(state.removeIfEmpty(node: node))
+            }
+        }
+    }
+
+    static func agentURL(ip: IPAddress, port: Int) -> String {
+        ip.description.contains(":") ? "http://[\(ip)]:\(port)" : "http://\(ip):\(port)"
+    }
+
+    func tick() {
+        let now = Date()
+        complete(state.tick(now: now))
+        for (name, node) in state.nodes where node.silent {
+            if let stream = streams[name], let url = node.agent {
+                logger.warning("agent stream silent; reconnecting", metadata: ["node": "\(name)", "agent": "\(stream.url)"])
+                metrics.recordStreamFailure(.silent)
+                complete(state.disconnected(node: name, reason: "silent for more than \(configuration.silenceTimeout)"))
+                startStream(node: name, url: url)
+            }
+        }
+        state.index.forget(removedBefore: now.addingTimeInterval(-configuration.remember.seconds))
+        metrics.setListings(state.index.count)
+        metrics.setNodes(state.nodes.values.map(\.exclusion))
+        metrics.setAcks(state.nodes.values.reduce(0) { $0 + $1.acks.count })
+    }
+
+    // MARK: - Agent streams
+
+    private func startStream(node: String, url: String) {
+        streams[node]?.task.cancel()
+        nextStream += 1
+        let id = nextStream
+        let http = http
+        let configuration = configuration
+        let task = Task { [weak self] in
+            var delay = configuration.reconnectInitial
+            while !Task.isCancelled {
+                guard let self else { return }
+                let resume = await self.resumePoint(node: node, stream: id)
+                guard let resume else { return }
+                var target = "\(url)/v1/acks"
+                if let epoch = resume.epoch, let seq = resume.seq { target += "?since=\(seq)&epoch=\(epoch)" }
+                var healthy = false
+                do {
+                    var request = HTTPClientRequest(url: target)
+                    request.headers.add(name: "Accept", value: "application/x-ndjson")
+                    let response = try await http.execute(request, timeout: .hours(24 * 365))
+                    guard response.status == .ok else {
+                        throw StreamFailure.http(Int(response.status.code))
+                    }
+                    await self.streamOpened(node: node, stream: id)
+                    var decoder = AckStreamDecoder(maxLineBytes: 64 << 20)
+                    for try await chunk in response.body {
+                        let messages: [AckMessage]
+                        do {
+                            messages = try decoder.feed(chunk.readableBytesView)
+                        } catch {
+                            throw StreamFailure.malformed("\(error)")
+                        }
+                        if !messages.isEmpty {
+                            healthy = true
+                            await self.received(messages, node: node, stream: id)
+                        }
+                    }
+                    await self.streamEnded(node: node, stream: id, reason: "the agent ended the stream", malformed: false)
+                } catch let failure as StreamFailure {
+                    if case .malformed = failure {
+                        await self.streamEnded(node: node, stream: id, reason: "\(failure)", malformed: true)
+                    } else {
+                        await self.streamEnded(node: node, stream: id, reason: "\(failure)", malformed: false)
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    await self.streamEnded(node: node, stream: id, reason: "\(error)", malformed: false)
+                }
+                if healthy { delay = configuration.reconnectInitial }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, configuration.reconnectMaximum)
+            }
+        }
+        streams[node] = StreamTask(id: id, url: url, task: task)
+    }
+
+    private enum StreamFailure: Error, CustomStringConvertible {
+        case http(Int)
+        case malformed(String)
+
+        var description: String {
+            switch self {
+            case .http(let code): "the agent answered HTTP \(code)"
+            case .malformed(let error): "malformed stream: \(error)"
+            }
+        }
+    }
+
+    /// Where the stream should resume (`nil` when this stream task was replaced).
+    private func resumePoint(node: String, stream: Int) -> (epoch: String?, seq: UInt64?)? {
+        guard streams[node]?.id == stream, let state = state.nodes[node] else { return nil }
+        return (state.epoch, state.sequence)
+    }
+
+    private func streamOpened(node: String, stream: Int) {
+        guard streams[node]?.id == stream else { return }
+        state.recordConnect(node: node)
+        metrics.recordConnect()
+    }
+
+    private func received(_ messages: [AckMessage], node: String, stream: Int) {
+        guard streams[node]?.id == stream else { return }
+        let now = Date()
+        for message in messages {
+            complete(state.apply(message, from: node, at: now))
+        }
+        metrics.recordMessages(messages.count)
+    }
+
+    private func streamEnded(node: String, stream: Int, reason: String, malformed: Bool) {
+        guard streams[node]?.id == stream else { return }
+        if malformed {
+            state.recordMalformed(node: node)
+            metrics.recordStreamFailure(.malformed)
+            logger.warning("agent sent a malformed stream; disconnected", metadata: ["node": "\(node)", "error": "\(reason)"])
+        } else {
+            metrics.recordStreamFailure(.disconnected)
+            logger.debug("agent stream ended", metadata: ["node": "\(node)", "reason": "\(reason)"])
+        }
+        complete(state.disconnected(node: node, reason: reason))
+    }
+
+    // MARK: - Answering
+
+    private func complete(_ ids: [Int]) {
+        for id in ids where continuations[id] != nil { finish(id, timedOut: false) }
+    }
+
+    private func finish(_ id: Int, timedOut: Bool) {
+        resolve(id, timedOut: timedOut, cancelled: false)
+    }
+
+    private func cancel(_ id: Int) {
+        resolve(id, timedOut: true, cancelled: true)
+    }
+
+    /// Answers one open wait and closes it.
+    private func resolve(_ id: Int, timedOut: Bool, cancelled: Bool) {
+        guard let continuation = continuations.removeValue(forKey: id) else { return }
+        deadlines.removeValue(forKey: id)?.cancel()
+        let request = requests.removeValue(forKey: id)
+        let now = Date()
+        let answer =
+            state.answer(id, now: now, timedOut: timedOut)
+            ?? state.evaluate(
+                query: request?.query ?? WaitQuery(), ips: request?.ips ?? [], target: request?.target ?? .drained,
+                started: request?.started ?? now, now: now)
+        state.closeWait(id)
+        metrics.setWaiters(continuations.count)
+        let result: AggregatorMetrics.WaitResult = cancelled ? .cancelled : answer.done ? .done : .timeout
+        metrics.recordWait(target: answer.for, result: result, seconds: answer.elapsedSeconds)
+        continuation.resume(returning: answer)
+    }
+}
