@@ -194,8 +194,11 @@ let package = Package(
         .testTarget(
             name: "SettleAppTests",
             dependencies: ["SettleApp", "SettleAggregation", "SettleAcks",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "NIOCore", package: "swift-nio")],
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleAggregationTests",

@@ -1,0 +1,79 @@
+import Foundation
+import SettleAcks
+import SettleAggregation
+import Testing
+
+/// `settle status` and the `kubectl-settle` plugin (the same binary under another name).
+@Suite(.serialized)
+struct StatusCommandTests {
+    /// A `kubectl-settle` symlink to the built binary, in a fresh directory.
+    static func plugin() throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("settle-plugin-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let link = directory.appendingPathComponent("kubectl-settle").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: try CLITests.binary)
+        return link
+    }
+
+    static func cleanUp(_ link: String) {
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: link).deletingLastPathComponent().path)
+    }
+
+    @Test("kubectl-settle status (via a symlink) prints the node table from /v1/nodes")
+    func pluginTable() async throws {
+        let server = try await ScriptedAggregator.start { _ in .nodes(Answers.nodesAnswer) }
+        defer { Task { await server.stop() } }
+        let link = try Self.plugin()
+        defer { Self.cleanUp(link) }
+        let result = try await SettleProcess.run(["status", "--aggregator", server.url], executable: link)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 5, "\(result.stdout)")
+        guard lines.count == 5 else { return }
+        #expect(lines[0] == "3 nodes: 1 healthy, 1 unknown, 1 excluded; unknown nodes block waits; EndpointSlices at resourceVersion 1288311")
+        let cells = lines.map { $0.split(separator: "  ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) } }
+        #expect(cells[1] == ["NODE", "STATUS", "MODE", "CONNECTED", "LAG", "NOT CONVERGED", "REASON"])
+        #expect(cells[2] == ["node-a", "healthy", "nftables", "yes", "1.2s", "1", "-"])
+        #expect(cells[3] == ["node-b", "unknown", "iptables", "no", "-", "0", "disconnected: connection refused"])
+        #expect(cells[4] == ["node-c", "excluded", "-", "no", "-", "0", "noAgent: no agent on the node"])
+        #expect(server.requests.map(\.path) == ["/v1/nodes"])
+    }
+
+    @Test("status --format json prints the aggregator's answer, times as RFC 3339")
+    func json() async throws {
+        let server = try await ScriptedAggregator.start { _ in .nodes(Answers.nodesAnswer) }
+        defer { Task { await server.stop() } }
+        let result = try await SettleProcess.run(["status", "--format", "json"], environment: ["SETTLE_AGGREGATOR": server.url])
+        #expect(result.status == 0, "\(result.stderr)")
+        let answer = try AckWire.decoder.decode(NodesAnswer.self, from: Data(result.stdout.utf8))
+        #expect(answer.nodes.map(\.node) == ["node-a", "node-b", "node-c"])
+        #expect(answer.counts == Answers.nodesAnswer.counts)
+        #expect(result.stdout.contains("\"lastMessage\" : \"20"), "\(result.stdout)")
+    }
+
+    @Test("status with the aggregator unreachable: exit 2, one error line")
+    func unreachable() async throws {
+        let port = try WaitCommandTests.closedPort()
+        let result = try await SettleProcess.run(["status", "--aggregator", "http://127.0.0.1:\(port)"])
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "error: aggregator at http://127.0.0.1:\(port): connection refused\n", "\(result.stderr)")
+    }
+
+    @Test("kubectl settle wait is settle wait: same answers, usage errors exit 2; --help lists both commands")
+    func pluginWait() async throws {
+        let server = try await ScriptedAggregator.start { _ in .answer(Answers.wait(done: true)) }
+        defer { Task { await server.stop() } }
+        let link = try Self.plugin()
+        defer { Self.cleanUp(link) }
+        let done = try await SettleProcess.run(["wait", "--ip", "10.244.1.7", "--aggregator", server.url], executable: link)
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(done.stdout.hasPrefix("done: 10.244.1.7 drained"))
+        let usage = try await SettleProcess.run(["wait", "--ip", "10.244"], executable: link)
+        #expect(usage.status == 2)
+        #expect(usage.stderr.contains("kubectl settle wait"), "\(usage.stderr)")
+        let help = try await SettleProcess.run(["--help"], executable: link)
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: kubectl settle <subcommand>") && help.stdout.contains("status") && help.stdout.contains("wait"), "\(help.stdout)")
+    }
+}
