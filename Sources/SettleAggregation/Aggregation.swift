@@ -90,7 +90,7 @@ public struct Aggregation: Sendable {
         guard var node = nodes[name] else { return [] }
         let applied = node.apply(message, at: now)
         nodes[name] = node
-        if applied.statusChanged { return reevaluate(node: name, waits: Set(waits.keys)) }
+        if applied.statusChanged || applied.watchRegressed { return reevaluate(node: name, waits: Set(waits.keys)) }
         var concerned: Set<Int> = []
         for ip in applied.ips { concerned.formUnion(waitsByIP[ip] ?? []) }
         if applied.watchMoved, let pending = pendingByNode[name] {

@@ -58,8 +58,11 @@ public struct NodeState: Sendable {
     public struct Applied: Sendable {
         /// IPs whose acks changed.
         public var ips: Set<IPAddress> = []
-        /// The watch before and after, when it moved.
+        /// The watch moved forward (nodes `behind` may have caught up).
         public var watchMoved = false
+        /// The watch moved backward or to something that is not a number: every verdict of the
+        /// node must be checked again (an agent's watch should only grow within an epoch).
+        public var watchRegressed = false
         /// Readiness (and so the node's group) changed, or the acks were replaced wholesale.
         public var statusChanged = false
     }
@@ -107,7 +110,9 @@ public struct NodeState: Sendable {
         }
         sequence = message.sequence
         if ready != wasReady { applied.statusChanged = true }
-        applied.watchMoved = watch != oldWatch
+        if watch != oldWatch {
+            if resourceVersion(watch, isAtLeast: oldWatch) == true { applied.watchMoved = true } else { applied.watchRegressed = true }
+        }
         return applied
     }
 

@@ -46,9 +46,19 @@ public actor Aggregator {
         case tooManyWaiters(Int)
     }
 
+    /// The HTTP client agent streams use: one long-lived connection per agent, no read timeout
+    /// (silence is the clock's business), a short connect timeout, and room for several streams to
+    /// one host:port (agents behind one address in tests and the benchmark).
+    public static func makeStreamClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: nil)
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     public init(
         configuration: AggregatorConfiguration, client: KubeClient, metrics: AggregatorMetrics = AggregatorMetrics(),
-        http: HTTPClient = .shared, logger: Logger
+        http: HTTPClient = Aggregator.makeStreamClient(), logger: Logger
     ) {
         self.configuration = configuration
         self.client = client
@@ -102,6 +112,7 @@ public actor Aggregator {
             group.cancelAll()
         }
         for id in Array(continuations.keys) { finish(id, timedOut: false) }
+        try? await http.shutdown()
     }
 
     /// Ready once the first EndpointSlice list (and, when watched, Node and agent lists) arrived.
