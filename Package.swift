@@ -202,7 +202,8 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleAggregationTests",
-            dependencies: ["SettleAggregation", "SettleAcks", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection"],
+            dependencies: ["SettleAggregation", "SettleAcks", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection",
+                           .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleAggregatorTests",
