@@ -87,6 +87,18 @@ struct WaitCommandTests {
         #expect(server.requests.count == 1)
     }
 
+    /// A wrong --aggregator URL must not pass for "drained".
+    @Test("404 that is not the aggregator's unknown endpoint (another server's page, an unknown path): exit 2", arguments: [
+        ScriptedAggregator.Reply.raw(404, "<html>404 Not Found</html>"), .error(404, "no such path: /api/v1/endpoints/10.244.1.7; see docs/api.md"),
+    ])
+    func foreignNotFound(_ reply: ScriptedAggregator.Reply) async throws {
+        let server = try await ScriptedAggregator.start { _ in reply }
+        defer { Task { await server.stop() } }
+        let result = try await SettleProcess.run(["wait", "--ip", "10.244.1.7", "--aggregator", server.url])
+        #expect(result.status == 2, "\(result.stdout)")
+        #expect(result.stderr.contains("is this a Settle aggregator's URL?"), "\(result.stderr)")
+    }
+
     @Test("404 while waiting for programmed: the slice may come, so it is asked again until the deadline (exit 1)")
     func notAnEndpointProgrammed() async throws {
         let server = try await ScriptedAggregator.start { _ in .error(404, "unknown endpoint") }

@@ -44,8 +44,9 @@ enum WaitSubject: Sendable, Hashable, CustomStringConvertible {
 enum AggregatorFailure: Error, Sendable, CustomStringConvertible {
     /// No HTTP answer: refused, reset, name not resolved, timed out.
     case unreachable(String)
-    /// An error answer (`APIError`), with its `Retry-After` when it had one.
-    case status(APIError, retryAfter: Duration?)
+    /// An error answer, with its `Retry-After` when it had one. `fromAggregator` is false when the
+    /// body was not the API's JSON error (a proxy's or another server's page).
+    case status(APIError, retryAfter: Duration?, fromAggregator: Bool)
     /// An answer that is not what the API sends: probably not an aggregator at that URL.
     case malformed(String)
 
@@ -54,7 +55,7 @@ enum AggregatorFailure: Error, Sendable, CustomStringConvertible {
     var isTransient: Bool {
         switch self {
         case .unreachable: true
-        case .status(let error, _): error.status == 429 || error.status >= 500
+        case .status(let error, _, _): error.status == 429 || error.status >= 500
         case .malformed: false
         }
     }
@@ -62,7 +63,7 @@ enum AggregatorFailure: Error, Sendable, CustomStringConvertible {
     var description: String {
         switch self {
         case .unreachable(let why): why
-        case .status(let error, _): "\(error.status) \(error.error)"
+        case .status(let error, _, _): "\(error.status) \(error.error)"
         case .malformed(let why): why
         }
     }
@@ -150,11 +151,12 @@ struct AggregatorClient: Sendable {
             let retryAfter = headers.first(name: "Retry-After").flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 .map { Duration.seconds(max(0, $0)) }
             if let apiError = try? AckWire.decoder.decode(APIError.self, from: data) {
-                throw .status(apiError, retryAfter: retryAfter)
+                throw .status(apiError, retryAfter: retryAfter, fromAggregator: true)
             }
             // A proxy or a load balancer answered, not the aggregator: keep its status, quote its body.
             let text = String(decoding: data.prefix(160), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
-            throw .status(APIError(error: text.isEmpty ? status.reasonPhrase : text, status: Int(status.code)), retryAfter: retryAfter)
+            throw .status(
+                APIError(error: text.isEmpty ? status.reasonPhrase : text, status: Int(status.code)), retryAfter: retryAfter, fromAggregator: false)
         }
         do {
             return try AckWire.decoder.decode(T.self, from: data)
@@ -242,7 +244,12 @@ extension AggregatorClient {
                     try? await Task.sleep(for: min(.milliseconds(200), max(.zero, deadline - clock.now)))
                 }
             } catch {
-                if case .status(let apiError, _) = error, apiError.status == 404 {
+                if case .status(let apiError, _, let fromAggregator) = error, apiError.status == 404 {
+                    // Only the aggregator's own "unknown IP or pod" means that: a 404 page of some
+                    // other server (a wrong URL) must not pass for "drained".
+                    guard fromAggregator, !apiError.error.hasPrefix("no such path") else {
+                        return .failed("aggregator at \(baseURL): \(error) (is this a Settle aggregator's URL?)", last: last)
+                    }
                     if target == .drained { return .notAnEndpoint(apiError.error) }
                     problem = ("no EndpointSlice lists \(subject) yet (\(apiError.error))", false)
                 } else if error.isTransient {
@@ -252,7 +259,7 @@ extension AggregatorClient {
                 }
                 progress(.retrying(problem!.text))
                 var pause = backoff
-                if case .status(_, let retryAfter?) = error { pause = min(retryAfter, .seconds(10)) }
+                if case .status(_, let retryAfter?, _) = error { pause = min(retryAfter, .seconds(10)) }
                 backoff = min(backoff * 2, .seconds(2))
                 let left = deadline - clock.now
                 guard left > .zero else { break }
