@@ -168,7 +168,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleKubeClientTests",
-            dependencies: ["SettleKubeClient", "SettleAPIServer", "SettleKube",
+            dependencies: ["SettleKubeClient", "SettleAPIServer", "SettleKube", "SettleModel",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SettleAgentTests",
-            dependencies: ["SettleAgent", "SettleAcks", "SettleTestSupport", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
+            dependencies: ["SettleAgent", "SettleAcks", "SettleAggregator", "SettleAggregation", "SettleTestSupport", "SettleAPIServer", "SettleKubeClient", "SettleKube", "SettleSelection",
                            "SettleConvergence", "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),

@@ -38,6 +38,9 @@ public actor Aggregator {
         var id: Int
         var url: String
         var task: Task<Void, Never>
+        /// When the agent answered 200 and no message has arrived since: an agent sends its
+        /// snapshot at once, so a stream open and mute past the silence timeout is broken.
+        var openedMute: Date?
     }
 
     /// What a failed request to the aggregator's API means.
@@ -293,13 +296,15 @@ public actor Aggregator {
     func tick() {
         let now = Date()
         complete(state.tick(now: now))
-        for (name, node) in state.nodes where node.silent {
-            if let stream = streams[name], let url = node.agent {
-                logger.warning("agent stream silent; reconnecting", metadata: ["node": "\(name)", "agent": "\(stream.url)"])
-                metrics.recordStreamFailure(.silent)
-                complete(state.disconnected(node: name, reason: "silent for more than \(configuration.silenceTimeout)"))
-                startStream(node: name, url: url)
-            }
+        let silence = configuration.silenceTimeout.seconds
+        for (name, stream) in streams {
+            guard let node = state.nodes[name], let url = node.agent else { continue }
+            let mute = stream.openedMute.map { now.timeIntervalSince($0) > silence } ?? false
+            guard node.silent || mute else { continue }
+            logger.warning("agent stream silent; reconnecting", metadata: ["node": "\(name)", "agent": "\(stream.url)"])
+            metrics.recordStreamFailure(.silent)
+            complete(state.disconnected(node: name, reason: "silent for more than \(configuration.silenceTimeout)"))
+            startStream(node: name, url: url)
         }
         state.index.forget(removedBefore: now.addingTimeInterval(-configuration.remember.seconds))
         metrics.setListings(state.index.count)
@@ -384,12 +389,14 @@ public actor Aggregator {
 
     private func streamOpened(node: String, stream: Int) {
         guard streams[node]?.id == stream else { return }
+        streams[node]?.openedMute = Date()
         state.recordConnect(node: node)
         metrics.recordConnect()
     }
 
     private func received(_ messages: [AckMessage], node: String, stream: Int) {
         guard streams[node]?.id == stream else { return }
+        streams[node]?.openedMute = nil
         let now = Date()
         for message in messages {
             complete(state.apply(message, from: node, at: now))

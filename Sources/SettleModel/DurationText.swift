@@ -13,7 +13,10 @@ public enum DurationText {
             scale = unit.seconds
             break
         }
-        guard number.count <= 32, let value = Double(number), value.isFinite, value >= 0, value * scale <= maximumSeconds else {
+        // 9e15 s fits Int64 milliseconds; beyond that the conversion below would trap.
+        guard number.count <= 32, let value = Double(number), value.isFinite, value >= 0, value * scale <= maximumSeconds,
+            value * scale < 9e15
+        else {
             return nil
         }
         return .milliseconds(Int64((value * scale * 1000).rounded()))
