@@ -81,9 +81,17 @@ struct WaitCommand: AsyncParsableCommand {
         let line = ProgressLine()
         let clock = ContinuousClock()
         let start = clock.now
+        // On a terminal the line's clock keeps running between answers (a long poll lasts up to 10 s).
+        let ticker = Task {
+            while !Task.isCancelled && line.isTerminal {
+                try? await Task.sleep(for: .milliseconds(500))
+                line.refresh(elapsed: start.duration(to: clock.now))
+            }
+        }
         let outcome = await client.wait(for: subject, until: target, timeout: timeout.duration) { progress in
             line.show(WaitReport.progress(progress), elapsed: start.duration(to: clock.now))
         }
+        ticker.cancel()
         await client.shutdown()
         line.finish()
         let report = WaitReport(outcome: outcome, subject: subject, target: target, elapsed: start.duration(to: clock.now))
@@ -160,14 +168,21 @@ struct WaitReport: Sendable {
 /// The waiting line on stderr: rewritten in place on a terminal, otherwise one line per change
 /// of its text (the elapsed time alone is no change).
 final class ProgressLine: Sendable {
-    private let isTerminal = isatty(STDERR_FILENO) == 1
+    let isTerminal = isatty(STDERR_FILENO) == 1
     private let state = Mutex<(last: String?, shown: Bool)>((nil, false))
+
+    /// Rewrites the terminal line with a new elapsed time (nothing before the first text, or off a terminal).
+    func refresh(elapsed: Duration) {
+        guard isTerminal, let text = state.withLock({ $0.last }) else { return }
+        show(text, elapsed: elapsed)
+    }
 
     func show(_ text: String, elapsed: Duration) {
         let stamped = "[\(WaitReport.format(elapsed))] \(text)"
         let output: String? = state.withLock { state in
             if isTerminal {
                 state.shown = true
+                state.last = text
                 return "\r\u{1B}[K" + String(stamped.prefix(200))
             }
             guard state.last != text else { return nil }
@@ -179,7 +194,10 @@ final class ProgressLine: Sendable {
 
     /// Ends the rewritten line, so what follows starts on a line of its own.
     func finish() {
-        let shown = state.withLock { $0.shown }
+        let shown = state.withLock { state in
+            defer { state.last = nil }
+            return state.shown
+        }
         if isTerminal && shown { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
