@@ -170,6 +170,23 @@ struct WaitCommandTests {
         #expect(result.elapsed < .seconds(10))
     }
 
+    @Test("an aggregator whose --max-wait is shorter than the poll (400): asked again in shorter steps, then done")
+    func shortMaxWait() async throws {
+        let longPoll = Answers.becomesDone(after: .seconds(4))
+        let server = try await ScriptedAggregator.start { request in
+            if let wait = request.wait, wait > .seconds(3) {
+                return .error(400, "wait \(request.query["wait"] ?? "") is longer than this aggregator's maximum, 3.0 seconds; wait in shorter steps")
+            }
+            return await longPoll(request)
+        }
+        defer { Task { await server.stop() } }
+        let result = try await SettleProcess.run(["wait", "--ip", "10.244.1.7", "--aggregator", server.url, "--timeout", "30s"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let waits = server.requests.compactMap(\.wait)
+        #expect(waits.contains { $0 > .seconds(3) }, "never asked beyond the maximum: \(waits)")
+        #expect(waits.last.map { $0 <= .seconds(3) } == true, "\(waits)")
+    }
+
     @Test("a 200 that is not an answer (something else listens there) is an error, exit 2")
     func notAnAggregator() async throws {
         let server = try await ScriptedAggregator.start { _ in .raw(200, "<html>hello</html>") }

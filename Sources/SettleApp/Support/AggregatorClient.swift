@@ -226,6 +226,7 @@ extension AggregatorClient {
         var problem: (text: String, unreachable: Bool)?
         var backoff = Duration.milliseconds(100)
         var poll = Self.firstPoll
+        var longest = Self.longestPoll
         while true {
             let remaining = deadline - clock.now
             guard remaining > .milliseconds(5) else { break }
@@ -236,7 +237,7 @@ extension AggregatorClient {
                 last = answer
                 problem = nil
                 backoff = .milliseconds(100)
-                poll = Self.longestPoll
+                poll = longest
                 if answer.done { return .done(answer) }
                 progress(.answer(answer))
                 // A server that answers "not done" before the wait is over must not make this spin.
@@ -252,6 +253,13 @@ extension AggregatorClient {
                     }
                     if target == .drained { return .notAnEndpoint(apiError.error) }
                     problem = ("no EndpointSlice lists \(subject) yet (\(apiError.error))", false)
+                } else if case .status(let apiError, _, true) = error, apiError.status == 400, wait > Self.firstPoll {
+                    // An aggregator whose --max-wait is shorter than our poll: ask in shorter steps.
+                    // (The first request waits only `firstPoll`, so bad input fails at once.)
+                    longest = max(Self.firstPoll, wait / 2)
+                    poll = longest
+                    progress(.retrying("aggregator at \(baseURL): \(error); asking again with wait=\(longest.inMilliseconds)ms"))
+                    continue
                 } else if error.isTransient {
                     problem = ("aggregator at \(baseURL): \(error)", true)
                 } else {
