@@ -29,6 +29,7 @@ final class ScriptedAggregator: Sendable {
     enum Reply: Sendable {
         case answer(WaitAnswer)
         case nodes(NodesAnswer)
+        case service(ServiceAnswer)
         case error(Int, String, retryAfter: Int? = nil)
         /// Not JSON at all: a proxy's page.
         case raw(Int, String)
@@ -89,6 +90,7 @@ final class ScriptedAggregator: Sendable {
         switch reply {
         case .answer(let answer): (status, body, retryAfter) = (200, Self.encode(answer), nil)
         case .nodes(let nodes): (status, body, retryAfter) = (200, Self.encode(nodes), nil)
+        case .service(let service): (status, body, retryAfter) = (200, Self.encode(service), nil)
         case .error(let code, let message, let after): (status, body, retryAfter) = (code, Self.encode(APIError(error: message, status: code)), after)
         case .raw(let code, let text): (status, body, retryAfter) = (code, Array(text.utf8), nil)
         }
@@ -135,6 +137,16 @@ enum Answers {
             return .answer(wait(for: target, done: done, timedOut: !done && request.wait != nil))
         }
     }
+
+    static let serviceAnswer = ServiceAnswer(
+        service: "shop/web", converged: false, summary: "not converged on 1 of 2 nodes",
+        nodes: [
+            ServiceNode(node: "node-a", status: "converged", states: ["programmed": 2]),
+            ServiceNode(
+                node: "node-b", status: "pending", reason: .stale, states: ["stale": 1, "programmed": 1],
+                notConverged: ["10.244.1.7:8080/TCP stale (terminating)"], lagSeconds: 3.5),
+        ],
+        counts: NodeCounts(total: 2, counted: 2, done: 1, pending: 1, unknown: 0, excluded: 0), policy: WaitPolicy(unknownNodes: .block))
 
     static let nodesAnswer = NodesAnswer(
         nodes: [

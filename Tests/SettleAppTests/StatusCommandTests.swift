@@ -51,6 +51,26 @@ struct StatusCommandTests {
         #expect(result.stdout.contains("\"lastMessage\" : \"20"), "\(result.stdout)")
     }
 
+    @Test("status --service NS/NAME prints the Service's convergence per node from /v1/services/{ns}/{name}")
+    func service() async throws {
+        let server = try await ScriptedAggregator.start { _ in .service(Answers.serviceAnswer) }
+        defer { Task { await server.stop() } }
+        let result = try await SettleProcess.run(["status", "--service", "shop/web", "--aggregator", server.url])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first == "shop/web: not converged on 1 of 2 nodes", "\(result.stdout)")
+        let cells = lines.map { $0.split(separator: "  ", omittingEmptySubsequences: true).map { $0.trimmingCharacters(in: .whitespaces) } }
+        #expect(cells.count == 4, "\(result.stdout)")
+        if cells.count == 4 {
+            #expect(cells[1] == ["NODE", "STATUS", "LAG", "NOT CONVERGED", "REASON"])
+            #expect(cells[2] == ["node-a", "converged", "-", "-", "-"])
+            #expect(cells[3] == ["node-b", "pending", "3.5s", "1: 10.244.1.7:8080/TCP stale (terminating)", "stale"])
+        }
+        #expect(server.requests.map(\.path) == ["/v1/services/shop/web"])
+        let usage = try await SettleProcess.run(["status", "--service", "web"])
+        #expect(usage.status == 64 && usage.stderr.contains("--service must be NAMESPACE/NAME"), "\(usage.stderr)")
+    }
+
     @Test("status with the aggregator unreachable: exit 2, one error line")
     func unreachable() async throws {
         let port = try WaitCommandTests.closedPort()

@@ -7,7 +7,7 @@ import SettleAggregation
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Shows every node's agent as the aggregator sees it: connected, dataplane mode, lag.",
+        abstract: "Shows every node's agent as the aggregator sees it (connected, mode, lag), or one Service's convergence per node.",
         discussion: """
             One row per node from the aggregator's GET /v1/nodes:
               STATUS         healthy, unknown (agent unreachable, silent or not ready) or excluded (by policy)
@@ -16,6 +16,11 @@ struct StatusCommand: AsyncParsableCommand {
               LAG            age of the oldest endpoint the node has not converged on
               NOT CONVERGED  endpoints in transition that are still stale or missing on the node
               REASON         why the node is unknown or excluded
+
+            With --service NAMESPACE/NAME, one row per node from GET /v1/services/{namespace}/{name}:
+              STATUS         converged, pending, unknown or excluded
+              LAG            age of the oldest endpoint of the Service the node has not converged on
+              NOT CONVERGED  those endpoints: ip:port/protocol state (reason)
 
             Outside the cluster, forward the aggregator first:
               kubectl -n settle-system port-forward svc/settle-aggregator 9468
@@ -30,11 +35,18 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(help: "Output format: table or json (the aggregator's answer as is).")
     var format: Format = .table
 
+    @Option(help: ArgumentHelp("Show this Service's convergence node by node instead of the nodes' health.", valueName: "namespace/name"))
+    var service: String?
+
     @Option(help: "The aggregator's URL. (default: $SETTLE_AGGREGATOR, else \(AggregatorClient.defaultURL))")
     var aggregator: String?
 
     @Option(help: "How long to wait for the answer.")
     var timeout = DurationArgument("10s")
+
+    func validate() throws {
+        if let service, WaitSubject.pod(service) == nil { throw ValidationError("--service must be NAMESPACE/NAME, got \"\(service)\"") }
+    }
 
     func run() async throws {
         let client: AggregatorClient
@@ -43,17 +55,25 @@ struct StatusCommand: AsyncParsableCommand {
         } catch {
             throw Terminal.failure("\(error)")
         }
-        let answer: NodesAnswer
         do {
-            answer = try await client.nodes(timeout: timeout.duration)
+            if let service, case .pod(let namespace, let name) = WaitSubject.pod(service) {
+                let answer = try await client.service(namespace: namespace, name: name, timeout: timeout.duration)
+                try print(answer, table: Self.table)
+            } else {
+                let answer = try await client.nodes(timeout: timeout.duration)
+                try print(answer, table: Self.table)
+            }
             await client.shutdown()
-        } catch {
+        } catch let error as AggregatorFailure {
             await client.shutdown()
             throw Terminal.failure("aggregator at \(client.baseURL): \(error)")
         }
+    }
+
+    private func print<Answer: Encodable>(_ answer: Answer, table: (Answer) -> String) throws {
         switch format {
         case .table:
-            FileHandle.standardOutput.write(Data(Self.table(answer).utf8))
+            FileHandle.standardOutput.write(Data(table(answer).utf8))
         case .json:
             let encoder = AckWire.encoder
             encoder.outputFormatting.insert(.prettyPrinted)
@@ -61,6 +81,19 @@ struct StatusCommand: AsyncParsableCommand {
             data.append(UInt8(ascii: "\n"))
             FileHandle.standardOutput.write(data)
         }
+    }
+
+    /// The per-node table of one Service, with its summary line.
+    static func table(_ answer: ServiceAnswer) -> String {
+        var rows: [[String]] = [["NODE", "STATUS", "LAG", "NOT CONVERGED", "REASON"]]
+        for node in answer.nodes.sorted(by: { $0.node < $1.node }) {
+            let shown = node.notConverged.prefix(3).joined(separator: ", ") + (node.notConverged.count > 3 ? ", …" : "")
+            rows.append([
+                node.node, node.status, node.lagSeconds.map { WaitReport.format(.milliseconds(Int64(($0 * 1000).rounded()))) } ?? "-",
+                node.notConverged.isEmpty ? "-" : "\(node.notConverged.count): \(shown)", node.reason?.rawValue ?? "-",
+            ])
+        }
+        return "\(answer.service): \(answer.summary)\n" + TextTable.render(rows)
     }
 
     /// The node table, with a header line of counts and policy.

@@ -33,7 +33,8 @@ enum WaitSubject: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    private static func escape(_ segment: String) -> String {
+    /// One path segment, percent-encoded (`/` included).
+    static func escape(_ segment: String) -> String {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove("/")
         return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
@@ -128,6 +129,11 @@ struct AggregatorClient: Sendable {
     /// `GET /v1/nodes`.
     func nodes(timeout: Duration = .seconds(10)) async throws(AggregatorFailure) -> NodesAnswer {
         try await get(NodesAnswer.self, path: "/v1/nodes", timeout: timeout)
+    }
+
+    /// `GET /v1/services/{namespace}/{name}`.
+    func service(namespace: String, name: String, timeout: Duration = .seconds(10)) async throws(AggregatorFailure) -> ServiceAnswer {
+        try await get(ServiceAnswer.self, path: "/v1/services/\(WaitSubject.escape(namespace))/\(WaitSubject.escape(name))", timeout: timeout)
     }
 
     private func get<T: Decodable>(_ type: T.Type, path: String, timeout: Duration) async throws(AggregatorFailure) -> T {
