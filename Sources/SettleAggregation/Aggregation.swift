@@ -45,18 +45,27 @@ public struct Aggregation: Sendable {
 
     // MARK: - Nodes and agents
 
-    /// Sets (or clears) a node's agent URL; a new URL starts its stream afresh. Returns completed waits.
-    public mutating func setAgent(_ url: String?, node name: String) -> [Int] {
+    /// Sets (or clears) a node's agent URL; a new URL starts its stream afresh. `expected`: an
+    /// agent pod exists there even without a URL (not running yet). A node that had an agent
+    /// and has none now is `unknown`, never excluded: its agent is being replaced. Returns completed waits.
+    public mutating func setAgent(_ url: String?, node name: String, expected: Bool = false) -> [Int] {
         var node = nodes[name] ?? NodeState(name: name)
-        guard node.agent != url || nodes[name] == nil else { return [] }
-        if node.agent != url { node.resetStream() }
+        let wasExpected = node.agentExpected
+        node.agentExpected = node.agentExpected || expected || url != nil
+        guard node.agent != url || nodes[name] == nil || wasExpected != node.agentExpected else { return [] }
+        if node.agent != url {
+            node.resetStream()
+            if url == nil { node.failure = "no running agent pod on the node" }
+        }
         node.agent = url
         return store(node, statusChanged: true)
     }
 
-    /// Removes a node entirely when it has neither agent nor Node object any more.
-    public mutating func removeIfEmpty(node name: String) -> [Int] {
-        guard let node = nodes[name], node.agent == nil, !node.hasNodeObject else { return [] }
+    /// Removes a node entirely when it has neither agent nor Node object any more. A node that
+    /// had an agent stays (as `unknown`) until its Node object is deleted, so it is never silently
+    /// dropped while its agent is replaced.
+    public mutating func removeIfEmpty(node name: String, nodeDeleted: Bool = false) -> [Int] {
+        guard let node = nodes[name], node.agent == nil, !node.hasNodeObject, nodeDeleted || !node.agentExpected else { return [] }
         nodes[name] = nil
         for id in pendingByNode.removeValue(forKey: name) ?? [] { waits[id]?.verdicts[name] = nil }
         return completedWaits()
@@ -423,7 +432,13 @@ public struct Aggregation: Sendable {
 
     /// The convergence of one Service (`namespace/name`) node by node: a node is pending when it
     /// holds a `stale` or `missing` ack of the service.
-    public func serviceAnswer(_ service: String, now: Date) -> ServiceAnswer {
+    /// `nil` when the aggregator never saw a slice of the service and no node acks any of its
+    /// endpoints. A node whose watch has not reached the service's newest endpoint change is
+    /// pending (`behind`): it cannot have converged on what it has not seen.
+    public func serviceAnswer(_ service: String, now: Date) -> ServiceAnswer? {
+        let newest = index.newestChange(of: service)
+        guard newest != nil || nodes.values.contains(where: { $0.acks.keys.contains { $0.service == service } }) else { return nil }
+        let reference = newest ?? nil
         var rows: [ServiceNode] = []
         var pending = 0
         var unknown = 0
@@ -441,6 +456,7 @@ public struct Aggregation: Sendable {
             }
             let status: String
             let reason = node.exclusion
+            var rowReason = reason
             switch reason?.group {
             case .unknown:
                 status = "unknown"
@@ -449,12 +465,14 @@ public struct Aggregation: Sendable {
                 status = "excluded"
                 excluded += 1
             default:
-                status = notConverged.isEmpty ? "converged" : "pending"
-                if !notConverged.isEmpty { pending += 1 }
+                let behind = reference != nil && resourceVersion(node.watch, isAtLeast: reference) != true
+                status = notConverged.isEmpty && !behind ? "converged" : "pending"
+                if status == "pending" { pending += 1 }
+                if behind && notConverged.isEmpty { rowReason = .behind }
             }
             rows.append(
                 ServiceNode(
-                    node: node.name, status: status, reason: reason, states: states, notConverged: notConverged.sorted(),
+                    node: node.name, status: status, reason: rowReason, states: states, notConverged: notConverged.sorted(),
                     lagSeconds: oldest.map { max(0, now.timeIntervalSince($0)) }))
         }
         let total = rows.count

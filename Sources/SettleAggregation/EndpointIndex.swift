@@ -68,6 +68,23 @@ public struct EndpointIndex: Sendable {
     private var pods: [String: Set<IPAddress>] = [:]
     /// The newest resourceVersion applied.
     public private(set) var resourceVersion: String?
+    /// Per Service (`namespace/name`), the resourceVersion of its newest endpoint change.
+    private var serviceChanges: [String: String] = [:]
+
+    /// The resourceVersion of the newest endpoint change of `service`, or `nil` when no slice of
+    /// it was seen (or it is remembered only through forgotten records).
+    public func newestChange(of service: String) -> String?? {
+        guard let version = serviceChanges[service] else { return nil }
+        return .some(version.isEmpty ? nil : version)
+    }
+
+    private mutating func noteChange(service: String, version: String?) {
+        let held = serviceChanges[service]
+        let newer = version.flatMap { UInt64($0) }.map { new in held.flatMap { UInt64($0) }.map { new >= $0 } ?? true } ?? false
+        if held == nil || newer {
+            serviceChanges[service] = version ?? ""
+        }
+    }
 
     public init() {}
 
@@ -123,6 +140,7 @@ public struct EndpointIndex: Sendable {
                     changedAt: changed ? now : held?.changedAt ?? now)
                 byIP[ip] = entries
                 touched.insert(ip)
+                if changed { noteChange(service: service, version: version) }
             }
             if let pod { pods[pod, default: []].insert(ip) }
         }
@@ -211,6 +229,7 @@ public struct EndpointIndex: Sendable {
         listing.changedVersion = version
         listing.changedAt = now
         byIP[ip]?[uid] = listing
+        noteChange(service: listing.service, version: version)
     }
 }
 

@@ -8,6 +8,9 @@ public struct NodeState: Sendable {
     public let name: String
     /// The agent's base URL (`http://10.0.0.1:9467`), or `nil` when the node has no agent.
     public var agent: String?
+    /// The node had an agent (or has an agent pod that is not running): without a URL now it
+    /// is `unknown` — an agent being replaced — not excluded as a node that never runs one.
+    public var agentExpected = false
     /// The stream is open and its first message arrived.
     public var connected = false
     /// No message arrived for the silence timeout (set by ``Aggregation/tick(now:)``).
@@ -47,7 +50,7 @@ public struct NodeState: Sendable {
     public var exclusion: NodeVerdict.Reason? {
         if nodeDeleting { return .nodeDeleting }
         if notReadyTooLong { return .nodeNotReady }
-        if agent == nil { return .noAgent }
+        if agent == nil { return agentExpected ? .disconnected : .noAgent }
         if !connected { return .disconnected }
         if silent { return .silent }
         if !ready { return .agentNotReady }

@@ -25,9 +25,22 @@ public actor Aggregator {
     private let logger: Logger
 
     private var state: Aggregation
-    private var continuations: [Int: CheckedContinuation<WaitAnswer, Never>] = [:]
-    private var deadlines: [Int: Task<Void, Never>] = [:]
-    private var requests: [Int: (query: WaitQuery, ips: [IPAddress], target: WaitTarget, started: Date)] = [:]
+    /// Open waits, and answered ones until their answer is collected.
+    private var waits: [Int: WaitEntry] = [:]
+    /// Waits not answered yet (what --max-waiters bounds).
+    private var openWaits = 0
+
+    private struct WaitEntry {
+        var query: WaitQuery
+        var ips: [IPAddress]
+        var target: WaitTarget
+        var started: Date
+        var deadline: Task<Void, Never>
+        var continuation: CheckedContinuation<WaitAnswer, Never>?
+        /// The answer, once given, until ``Aggregator/answer(of:)`` collects it.
+        var result: WaitAnswer?
+        var answeredAt: Date?
+    }
     private var streams: [String: StreamTask] = [:]
     private var nextStream = 0
     private var synced: Set<String> = []
@@ -114,7 +127,7 @@ public actor Aggregator {
             await group.next()
             group.cancelAll()
         }
-        for id in Array(continuations.keys) { finish(id, timedOut: false) }
+        for id in Array(waits.keys) { finish(id, timedOut: false) }
         try? await http.shutdown()
     }
 
@@ -132,34 +145,75 @@ public actor Aggregator {
     /// Answers a wait: at once when `timeout` is zero or the answer is already done; otherwise when
     /// it becomes done, or at the deadline with `timedOut`.
     public func wait(query: WaitQuery, ips: [IPAddress], target: WaitTarget, timeout: Duration) async throws(Refusal) -> WaitAnswer {
+        switch try openWait(query: query, ips: ips, target: target, timeout: timeout) {
+        case .answered(let answer): return answer
+        case .waiting(let id): return await answer(of: id)
+        }
+    }
+
+    /// What ``openWait(query:ips:target:timeout:)`` gives: an answer now, or a wait to collect
+    /// with ``answer(of:)`` (which the HTTP layer does while it keeps the connection alive).
+    public enum Opened: Sendable {
+        case answered(WaitAnswer)
+        case waiting(Int)
+    }
+
+    /// Checks readiness and the waiter cap, then answers at once (no `timeout`, or already done)
+    /// or opens a wait that ends when done or at `timeout`.
+    public func openWait(query: WaitQuery, ips: [IPAddress], target: WaitTarget, timeout: Duration) throws(Refusal) -> Opened {
         let (ready, reason) = readiness()
         guard ready else { throw .notReady(reason ?? "not ready") }
         let started = Date()
         if timeout <= .zero {
-            return state.evaluate(query: query, ips: ips, target: target, started: started, now: started)
+            return .answered(state.evaluate(query: query, ips: ips, target: target, started: started, now: started))
         }
-        guard continuations.count < configuration.maxWaiters else { throw .tooManyWaiters(configuration.maxWaiters) }
+        guard openWaits < configuration.maxWaiters else { throw .tooManyWaiters(configuration.maxWaiters) }
         let id = state.openWait(query: query, ips: ips, target: target, now: started)
         if state.isDone(id) {
-            let answer = state.answer(id, now: Date())
+            let answer = state.answer(id, now: Date()) ?? state.evaluate(query: query, ips: ips, target: target, started: started, now: Date())
             state.closeWait(id)
-            metrics.recordWait(target: target, result: .done, seconds: 0)
-            return answer ?? state.evaluate(query: query, ips: ips, target: target, started: started, now: Date())
+            metrics.recordWait(target: target, result: .done, seconds: answer.elapsedSeconds)
+            return .answered(answer)
         }
-        requests[id] = (query, ips, target, started)
-        metrics.setWaiters(continuations.count + 1)
+        let deadline = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard !Task.isCancelled else { return }
+            await self?.finish(id, timedOut: true)
+        }
+        waits[id] = WaitEntry(query: query, ips: ips, target: target, started: started, deadline: deadline)
+        openWaits += 1
+        metrics.setWaiters(openWaits)
+        return .waiting(id)
+    }
+
+    /// The answer of an open wait: when it is done, at its deadline, or at once if that already
+    /// happened. Cancelling the caller cancels the wait (answered as it stands, counted `cancelled`).
+    public func answer(of id: Int) async -> WaitAnswer {
+        if let result = waits[id]?.result {
+            waits[id] = nil
+            return result
+        }
+        guard waits[id] != nil else {
+            return state.evaluate(query: WaitQuery(), ips: [], target: .drained, started: Date(), now: Date())
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                continuations[id] = continuation
-                deadlines[id] = Task { [weak self] in
-                    try? await Task.sleep(for: timeout)
-                    guard !Task.isCancelled else { return }
-                    await self?.finish(id, timedOut: true)
+                if let result = waits[id]?.result {
+                    waits[id] = nil
+                    continuation.resume(returning: result)
+                } else {
+                    waits[id]?.continuation = continuation
                 }
             }
         } onCancel: {
-            Task { await self.cancel(id) }
+            Task { await self.cancelWait(id) }
         }
+    }
+
+    /// Ends an open wait now (its client went away): counted `cancelled`.
+    public func cancelWait(_ id: Int) {
+        resolve(id, timedOut: true, cancelled: true)
+        if waits[id]?.continuation == nil { waits[id] = nil }
     }
 
     /// The IPs slices gave a pod, or `nil` when the aggregator never saw (or forgot) the pod.
@@ -206,8 +260,8 @@ public actor Aggregator {
             policy: WaitPolicy(unknownNodes: state.policy), watch: state.index.resourceVersion)
     }
 
-    /// `/v1/services/{namespace}/{name}`.
-    public func serviceAnswer(_ service: String) -> ServiceAnswer {
+    /// `/v1/services/{namespace}/{name}`; `nil` for a Service the aggregator knows nothing of.
+    public func serviceAnswer(_ service: String) -> ServiceAnswer? {
         state.serviceAnswer(service, now: Date())
     }
 
@@ -237,7 +291,7 @@ public actor Aggregator {
             for object in objects { if let name = object.metadata.name { complete(state.setNodeObject(object, name: name, now: now)) } }
             for (name, node) in state.nodes where node.hasNodeObject && !names.contains(name) {
                 complete(state.setNodeObject(nil, name: name, now: now))
-                complete(state.removeIfEmpty(node: name))
+                complete(state.removeIfEmpty(node: name, nodeDeleted: true))
             }
             synced.insert("nodes")
         case .added(let object), .modified(let object):
@@ -245,7 +299,7 @@ public actor Aggregator {
         case .deleted(let object):
             if let name = object.metadata.name {
                 complete(state.setNodeObject(nil, name: name, now: now))
-                complete(state.removeIfEmpty(node: name))
+                complete(state.removeIfEmpty(node: name, nodeDeleted: true))
             }
         case .bookmark: break
         }
@@ -277,9 +331,12 @@ public actor Aggregator {
         case .bookmark: break
         }
         for node in touched where configuration.staticAgents[node] == nil {
-            // The node's agent: any running agent pod there (during a rolling update, the newest listed).
-            let url = agentPods.values.filter { $0.node == node }.compactMap(\.url).sorted().last
-            complete(state.setAgent(url, node: node))
+            // The node's agent: a running agent pod there (two during a rolling update: the last
+            // URL in order, so every replica picks the same). A pod that is not running yet
+            // keeps the node `unknown`, as does a node whose agent pod went away.
+            let pods = agentPods.values.filter { $0.node == node }
+            let url = pods.compactMap(\.url).sorted().last
+            complete(state.setAgent(url, node: node, expected: !pods.isEmpty))
             if let url {
                 if streams[node]?.url != url { startStream(node: node, url: url) }
             } else {
@@ -307,6 +364,7 @@ public actor Aggregator {
             startStream(node: name, url: url)
         }
         state.index.forget(removedBefore: now.addingTimeInterval(-configuration.remember.seconds))
+        dropUncollected(now: now)
         metrics.setListings(state.index.count)
         metrics.setNodes(state.nodes.values.map(\.exclusion))
         metrics.setAcks(state.nodes.values.reduce(0) { $0 + $1.acks.count })
@@ -420,32 +478,38 @@ public actor Aggregator {
     // MARK: - Answering
 
     private func complete(_ ids: [Int]) {
-        for id in ids where continuations[id] != nil { finish(id, timedOut: false) }
+        for id in ids where waits[id]?.result == nil && waits[id] != nil { finish(id, timedOut: false) }
     }
 
     private func finish(_ id: Int, timedOut: Bool) {
         resolve(id, timedOut: timedOut, cancelled: false)
     }
 
-    private func cancel(_ id: Int) {
-        resolve(id, timedOut: true, cancelled: true)
-    }
-
-    /// Answers one open wait and closes it.
+    /// Answers one open wait and closes it: to its waiting caller, or kept for ``answer(of:)``.
     private func resolve(_ id: Int, timedOut: Bool, cancelled: Bool) {
-        guard let continuation = continuations.removeValue(forKey: id) else { return }
-        deadlines.removeValue(forKey: id)?.cancel()
-        let request = requests.removeValue(forKey: id)
+        guard var entry = waits[id], entry.result == nil else { return }
+        entry.deadline.cancel()
         let now = Date()
         let answer =
             state.answer(id, now: now, timedOut: timedOut)
-            ?? state.evaluate(
-                query: request?.query ?? WaitQuery(), ips: request?.ips ?? [], target: request?.target ?? .drained,
-                started: request?.started ?? now, now: now)
+            ?? state.evaluate(query: entry.query, ips: entry.ips, target: entry.target, started: entry.started, now: now)
         state.closeWait(id)
-        metrics.setWaiters(continuations.count)
+        openWaits -= 1
+        metrics.setWaiters(openWaits)
         let result: AggregatorMetrics.WaitResult = cancelled ? .cancelled : answer.done ? .done : .timeout
         metrics.recordWait(target: answer.for, result: result, seconds: answer.elapsedSeconds)
-        continuation.resume(returning: answer)
+        if let continuation = entry.continuation {
+            waits[id] = nil
+            continuation.resume(returning: answer)
+        } else {
+            entry.result = answer
+            entry.answeredAt = now
+            waits[id] = entry
+        }
+    }
+
+    /// Forgets answers nobody collected (their request went away before asking).
+    private func dropUncollected(now: Date) {
+        for (id, entry) in waits where entry.answeredAt.map({ now.timeIntervalSince($0) > 60 }) == true { waits[id] = nil }
     }
 }

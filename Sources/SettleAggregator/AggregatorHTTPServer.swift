@@ -22,12 +22,19 @@ public struct AggregatorHTTPServer: Service {
         public var maxQueryBytes: Int
         /// Longest path accepted; longer gets 414.
         public var maxPathBytes: Int
+        /// While a wait is open, a space is sent this often, so a client that went away is noticed
+        /// (the write fails) and its wait cancelled.
+        public var keepAlive: Duration
 
-        public init(host: String = "0.0.0.0", port: Int = SettleAggregation.defaultPort, maxQueryBytes: Int = 1024, maxPathBytes: Int = 512) {
+        public init(
+            host: String = "0.0.0.0", port: Int = SettleAggregation.defaultPort, maxQueryBytes: Int = 1024, maxPathBytes: Int = 512,
+            keepAlive: Duration = .seconds(1)
+        ) {
             self.host = host
             self.port = port
             self.maxQueryBytes = maxQueryBytes
             self.maxPathBytes = maxPathBytes
+            self.keepAlive = keepAlive
         }
     }
 
@@ -76,9 +83,75 @@ public struct AggregatorHTTPServer: Service {
     }
 }
 
+/// An answer handed from the aggregator to the response that waits for it; waiting for it is
+/// cancellation-aware and bounded, so the response can send keep-alive bytes in between.
+final class AnswerSlot: Sendable {
+    private struct State {
+        var answer: WaitAnswer?
+        var waiter: CheckedContinuation<WaitAnswer?, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func set(_ answer: WaitAnswer) {
+        let waiter = state.withLock { state -> CheckedContinuation<WaitAnswer?, Never>? in
+            state.answer = answer
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: answer)
+    }
+
+    /// The answer, or `nil` when it did not come within `timeout`.
+    func wait(timeout: Duration) async -> WaitAnswer? {
+        if let answer = state.withLock({ $0.answer }) { return answer }
+        return await withTaskGroup(of: WaitAnswer?.self) { group in
+            group.addTask { await self.next() }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? state.withLock { $0.answer }
+        }
+    }
+
+    private func next() async -> WaitAnswer? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<WaitAnswer?, Never>) in
+                let now = state.withLock { state -> WaitAnswer?? in
+                    if let answer = state.answer { return .some(answer) }
+                    if Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<WaitAnswer?, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}
+
+/// Hummingbird's basics plus the connection.
+struct AggregatorRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+    }
+}
+
 /// Answers every request: fixed paths, all `GET`, limits checked first.
 struct AggregatorResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = AggregatorRequestContext
 
     let configuration: AggregatorHTTPServer.Configuration
     let aggregator: Aggregator
@@ -118,12 +191,17 @@ struct AggregatorResponder: HTTPResponder {
             guard Self.isName(namespace), Self.isName(name) else {
                 return Self.error(.badRequest, "not a Service namespace/name: \(String("\(namespace)/\(name)".prefix(200)).debugDescription)")
             }
-            return Self.json(await aggregator.serviceAnswer("\(namespace)/\(name)"))
+            let (ready, reason) = await aggregator.readiness()
+            guard ready else { return Self.notReady(reason) }
+            guard let answer = await aggregator.serviceAnswer("\(namespace)/\(name)") else {
+                return Self.error(.notFound, "no EndpointSlice of Service \(namespace)/\(name) seen, and no node acknowledges its endpoints")
+            }
+            return Self.json(answer)
         case .endpoint(let text):
             guard let ip = IPAddress(text.removingPercentEncoding ?? text) else {
                 return Self.error(.badRequest, "not an IP address: \(String(text.prefix(60)).debugDescription)")
             }
-            return await wait(request, query: WaitQuery(ip: ip.description), ips: { aggregator in
+            return await wait(request, channel: context.channel, query: WaitQuery(ip: ip.description), ips: { aggregator in
                 await aggregator.isKnown(ip) ? [ip] : nil
             }, unknown: "no EndpointSlice lists \(ip) (or listed it recently)")
         case .pod(let namespace, let name):
@@ -131,14 +209,15 @@ struct AggregatorResponder: HTTPResponder {
                 return Self.error(.badRequest, "not a Pod namespace/name: \(String("\(namespace)/\(name)".prefix(200)).debugDescription)")
             }
             let pod = "\(namespace)/\(name)"
-            return await wait(request, query: WaitQuery(pod: pod), ips: { aggregator in
+            return await wait(request, channel: context.channel, query: WaitQuery(pod: pod), ips: { aggregator in
                 await aggregator.ips(ofPod: pod)
             }, unknown: "no EndpointSlice names pod \(pod) (or named it recently)")
         }
     }
 
     private func wait(
-        _ request: Request, query: WaitQuery, ips resolve: (Aggregator) async -> [IPAddress]?, unknown: String
+        _ request: Request, channel: any Channel, query: WaitQuery, ips resolve: (Aggregator) async -> [IPAddress]?,
+        unknown: String
     ) async -> Response {
         let parameters = request.uri.queryParameters
         for (key, _) in parameters where !Self.waitParameters.contains(String(key)) {
@@ -165,9 +244,9 @@ struct AggregatorResponder: HTTPResponder {
         let (ready, reason) = await aggregator.readiness()
         guard ready else { return Self.notReady(reason) }
         guard let ips = await resolve(aggregator), !ips.isEmpty else { return Self.error(.notFound, unknown) }
+        let opened: Aggregator.Opened
         do {
-            let answer = try await aggregator.wait(query: query, ips: ips, target: target, timeout: timeout)
-            return Self.json(answer)
+            opened = try await aggregator.openWait(query: query, ips: ips, target: target, timeout: timeout)
         } catch {
             switch error {
             case .notReady(let reason): return Self.notReady(reason)
@@ -177,6 +256,36 @@ struct AggregatorResponder: HTTPResponder {
                 return response
             }
         }
+        guard case .waiting(let id) = opened else {
+            if case .answered(let answer) = opened { return Self.json(answer) }
+            return Self.error(.internalServerError, "no answer")
+        }
+        // While it waits, the response sends a space (JSON allows leading whitespace) every
+        // `keepAlive`: a client that went away makes the write fail, which cancels its wait, so it
+        // does not hold a waiter's place until the deadline. (The server does not read a
+        // connection while it answers a request, so a hang-up is only seen when writing.)
+        let aggregator = aggregator
+        let keepAlive = configuration.keepAlive
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: ResponseBody { writer in
+                let slot = AnswerSlot()
+                let collecting = Task { slot.set(await aggregator.answer(of: id)) }
+                do {
+                    while true {
+                        if let answer = await slot.wait(timeout: keepAlive) {
+                            try await writer.write(ByteBuffer(bytes: Self.jsonBytes(answer)))
+                            break
+                        }
+                        try await writer.write(ByteBuffer(string: " "))
+                    }
+                } catch {
+                    collecting.cancel()
+                    await aggregator.cancelWait(id)
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
     }
 
     enum Route {
@@ -235,9 +344,13 @@ struct AggregatorResponder: HTTPResponder {
     }
 
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: jsonBytes(value))))
+    }
+
+    static func jsonBytes(_ value: some Encodable) -> [UInt8] {
         var bytes = (try? AckWire.encoder.encode(value)).map { [UInt8]($0) } ?? Array(#"{"error":"encoding failed","status":500}"#.utf8)
         bytes.append(UInt8(ascii: "\n"))
-        return Response(
-            status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return bytes
     }
 }

@@ -39,9 +39,11 @@ public struct AggregatorRuntime: Sendable {
     public func runUntilSignalled(logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
+                // A group shuts its services down in reverse order: the aggregator first, which
+                // answers every open wait, then the HTTP server, which sends those answers and stops.
                 services: [
-                    .init(service: AggregatorService(aggregator: aggregator), successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: http, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: AggregatorService(aggregator: aggregator), successTerminationBehavior: .gracefullyShutdownGroup),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -69,19 +69,10 @@ struct AggregatorEndToEndTests {
             #expect(released.done)
             #expect(released.nodes.done == 1 && released.nodes.counted == 1)
 
-            // 10.1.0.3 was never routed: its change makes no ack, only watch progress, which counts.
-            try await h.setSlice([E(ip: "10.1.0.1", ready: false, serving: true, terminating: true), E(ip: "10.1.0.2"), E(ip: "10.1.0.3", ready: false, serving: true, terminating: true)])
-            let version = try await h.server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1").metadata.resourceVersion
-            let never = try await answer("/v1/endpoints/10.1.0.3?for=drained&wait=30s")
-            #expect(never.done)
             // The agent's journal says how fresh each delta is; a slice event that changes no ack
-            // (a slice of a Service this node does not know) is a delta with no acks: progress.
+            // (a slice of a Service this node does not know) is a delta with no acks: progress,
+            // which is what lets the aggregator count a node that has nothing to say.
             var journal = h.runtime.hub.journal
-            guard case .deltas(let deltas) = journal.messages(after: 0, epoch: journal.epoch) else {
-                Issue.record("the journal no longer holds its deltas")
-                return
-            }
-            #expect(deltas.contains { $0.watch == version })
             var unrelated = WebCluster.slice([E(ip: "10.9.0.1")])
             unrelated.metadata.name = "other-1"
             unrelated.metadata.uid = "uid-other-1"

@@ -183,15 +183,44 @@ struct AggregationTests {
         #expect(index.listings(of: F.ip("10.0.0.7")).first?.changedVersion == "9")
     }
 
-    @Test func serviceAnswerNamesLaggingNodes() {
-        var state = F.aggregation(nodes: ["a", "b"], watch: 11)
+    @Test func serviceAnswerNamesLaggingNodes() throws {
+        var state = F.aggregation(nodes: ["a", "b", "c"], watch: 11)
         _ = state.sliceUpserted(F.slice(generation: 2, version: 11, [("10.0.0.5", .terminating)]), now: F.t0)
         _ = state.apply(F.delta(seq: 1, watch: 11, acks: [F.ack("10.0.0.5", .stale, generation: 2)]), from: "a", at: F.t0)
-        let answer = state.serviceAnswer("shop/web", now: F.t0.addingTimeInterval(3))
+        // c has not seen the change: it cannot be converged on it (this used to say `converged`).
+        _ = state.apply(F.delta(seq: 1, watch: 10), from: "c", at: F.t0)
+        let answer = try #require(state.serviceAnswer("shop/web", now: F.t0.addingTimeInterval(3)))
         #expect(!answer.converged)
-        #expect(answer.nodes.map(\.status) == ["pending", "converged"])
+        #expect(answer.nodes.map(\.status) == ["pending", "converged", "pending"])
+        #expect(answer.nodes.map(\.reason) == [nil, nil, .behind])
         #expect(answer.nodes[0].states == ["stale": 1])
         #expect(answer.nodes[0].notConverged == ["shop/web:http/TCP 10.0.0.5:8080 stale (terminating)"])
         #expect(answer.nodes[0].lagSeconds == 3)
+        #expect(answer.counts.pending == 2)
+        // A Service nothing is known of has no answer (404), rather than a vacuous `converged`.
+        #expect(state.serviceAnswer("shop/unknown", now: F.t0) == nil)
+    }
+
+    /// An agent being replaced (its pod gone or not running yet) leaves its node `unknown`, which
+    /// blocks; only a node that never had an agent is excluded. Before, the gap excluded the node
+    /// and a drain could be answered while that node was unheard.
+    @Test func nodeWhoseAgentIsReplacedStaysUnknown() throws {
+        var state = F.aggregation(nodes: ["a", "b"], watch: 11)
+        _ = state.sliceUpserted(F.slice(generation: 2, version: 11, [("10.0.0.5", .terminating)]), now: F.t0)
+        _ = state.apply(F.delta(seq: 1, watch: 11, acks: [F.ack("10.0.0.5", .stale, generation: 2)]), from: "b", at: F.t0)
+        let id = state.openWait(query: WaitQuery(ip: "10.0.0.5"), ips: [ip], target: .drained, now: F.t0)
+        #expect(state.setAgent(nil, node: "b").isEmpty, "b's agent pod went away: not done")
+        var answer = try #require(state.answer(id, now: F.t0))
+        #expect(answer.unknown.map(\.node) == ["b"])
+        #expect(answer.unknown.first?.detail.contains("no running agent pod") == true)
+        #expect(state.removeIfEmpty(node: "b").isEmpty)
+        #expect(state.nodes["b"] != nil, "a node that had an agent is not dropped while it is replaced")
+        // A node that never had an agent is excluded, and a deleted node leaves.
+        _ = state.setAgent(nil, node: "c")
+        answer = try #require(state.answer(id, now: F.t0))
+        #expect(answer.excluded.map(\.node) == ["c"])
+        let completed = state.setAgent("http://b2:9467", node: "b")
+        #expect(completed.isEmpty, "the new agent has not spoken yet")
+        #expect(state.apply(F.snapshot(node: "b", watch: 11), from: "b", at: F.t0) == [id])
     }
 }

@@ -75,6 +75,7 @@ struct AggregatorTests {
             // Arrival question for the ready one: no node has anything to say, all passed the change.
             #expect(try await cluster.answer("/v1/endpoints/\(Self.other)?for=programmed").done)
 
+            #expect(try await cluster.get("/v1/services/shop/nothing").status == 404)
             let service = try AckWire.decoder.decode(ServiceAnswer.self, from: Data(try await cluster.get("/v1/services/shop/web").body.utf8))
             #expect(service.converged)
             #expect(service.nodes.map(\.node) == ["node-a", "node-b", "node-c"])
@@ -235,6 +236,29 @@ struct AggregatorTests {
             #expect(refused.status == 429)
             #expect(refused.headers["Retry-After"] == ["1"])
             #expect(try await held.value.timedOut)
+        }
+    }
+
+    /// A client that hangs up ends its wait at once: it does not hold a waiter's place (and
+    /// count against --max-waiters) until the deadline. Before, the wait stayed open.
+    @Test func departedClientsCancelTheirWaits() async throws {
+        try await H.with([.init(ip: Self.ip, condition: .terminating)], nodes: ["node-a"]) { cluster in
+            cluster.agents["node-a"]?.record([H.ack(Self.ip, .stale, generation: 1)], watch: try await cluster.sliceVersion())
+            try await eventually("the stale ack") { (try await cluster.answer("/v1/endpoints/\(Self.ip)")).pending.first?.reason == .stale }
+            let client = HTTPClient(eventLoopGroupProvider: .singleton)
+            let port = cluster.aggregatorPort
+            let request = Task {
+                _ = try await client.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/endpoints/\(Self.ip)?wait=60s"), timeout: .seconds(120))
+            }
+            try await eventually("the wait to be open") { (try await cluster.get("/metrics").body).contains("settle_aggregator_waiters 1") }
+            request.cancel()
+            _ = try? await request.value
+            try await client.shutdown()
+            try await eventually("the wait to be cancelled", timeout: .seconds(10)) {
+                let metrics = try await cluster.get("/metrics").body
+                return metrics.contains("settle_aggregator_waiters 0")
+                    && metrics.contains(#"settle_aggregator_waits_total{for="drained",result="cancelled"} 1"#)
+            }
         }
     }
 
