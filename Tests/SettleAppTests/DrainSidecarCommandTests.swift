@@ -31,19 +31,28 @@ struct DrainSidecarCommandTests {
         return Reply(status: Int(response.status.code), body: Data(body.readableBytesView))
     }
 
+    /// Polls `condition` until it holds; throws after 30 s instead of hanging.
+    static func eventually(_ what: String, _ condition: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { throw TestFailure("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     @Test("/wait-for-drain blocks until the aggregator says drained, then answers 200 with its answer; /healthz answers")
     func blocksUntilDrained() async throws {
-        let server = try await ScriptedAggregator.start(Answers.becomesDone(after: .seconds(2)))
+        let doneAt = ContinuousClock.now + .seconds(2)
+        let server = try await ScriptedAggregator.start(Answers.becomesDone(at: doneAt))
         defer { Task { await server.stop() } }
         let (sidecar, port) = try await Self.start(aggregator: server.url)
         let health = try await Self.get(port, "/healthz")
         #expect(health.status == 200 && String(decoding: health.body, as: UTF8.self) == "ok\n")
-        let start = ContinuousClock.now
         let reply = try await Self.get(port, "/wait-for-drain")
         #expect(reply.status == 200)
         let answer = try AckWire.decoder.decode(WaitAnswer.self, from: reply.body)
         #expect(answer.done && answer.summary == "drained on 3 of 3 nodes")
-        #expect(ContinuousClock.now - start >= .milliseconds(1500), "answered before the aggregator said drained")
+        #expect(ContinuousClock.now >= doneAt, "answered before the aggregator said drained")
         #expect(server.requests.allSatisfy { $0.path == "/v1/endpoints/10.244.1.7" && $0.query["for"] == "drained" })
         // Its wait answered drained: SIGTERM now ends it at once.
         sidecar.terminate()
@@ -93,18 +102,22 @@ struct DrainSidecarCommandTests {
     /// The pod is deleted: the sidecar gets SIGTERM while the app's preStop wait is in flight.
     @Test("SIGTERM during a wait: keeps serving (new requests too) until the waits end, then exits 0")
     func sigtermDuringWait() async throws {
-        let server = try await ScriptedAggregator.start(Answers.becomesDone(after: .seconds(3)))
+        let drained = Flag()
+        let server = try await ScriptedAggregator.start(Answers.becomesDone(when: drained))
         defer { Task { await server.stop() } }
         let (sidecar, port) = try await Self.start(aggregator: server.url)
         let first = Task { try await Self.get(port, "/wait-for-drain") }
-        while server.requests.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        try await Self.eventually("the first wait reaches the aggregator") { !server.requests.isEmpty }
         sidecar.terminate()
-        try await Task.sleep(for: .milliseconds(300))
+        try await Task.sleep(for: .milliseconds(500))
         #expect(sidecar.isRunning, "stopped with a wait in flight")
         // A second preStop request arriving after SIGTERM is still accepted and served.
         #expect(try await Self.get(port, "/healthz").status == 200)
-        let second = try await Self.get(port, "/wait-for-drain")
-        #expect(second.status == 200)
+        let second = Task { try await Self.get(port, "/wait-for-drain") }
+        try await Self.eventually("both waits long-poll the aggregator") { server.open == 2 }
+        #expect(sidecar.isRunning, "stopped with waits in flight")
+        drained.set()
+        #expect(try await second.value.status == 200)
         let reply = try await first.value
         #expect(reply.status == 200)
         #expect(try AckWire.decoder.decode(WaitAnswer.self, from: reply.body).done)

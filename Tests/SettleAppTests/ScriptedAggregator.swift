@@ -44,6 +44,8 @@ final class ScriptedAggregator: Sendable {
 
     /// Every request so far, in arrival order.
     var requests: [Request] { log.requests.withLock { $0 } }
+    /// Requests being answered right now (long polls in progress).
+    var open: Int { log.open.withLock { $0 } }
 
     private init(port: Int, task: Task<Void, any Error>, log: RequestLog) {
         self.port = port
@@ -61,6 +63,8 @@ final class ScriptedAggregator: Sendable {
             for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
             let seen = Request(path: request.uri.path, query: query, at: .now)
             log.requests.withLock { $0.append(seen) }
+            log.open.withLock { $0 += 1 }
+            defer { log.open.withLock { $0 -= 1 } }
             return Self.response(await script(seen))
         }
         var logger = Logger(label: "settle.test.scripted-aggregator")
@@ -112,7 +116,8 @@ enum Answers {
     static func wait(ip: String = "10.244.1.7", pod: String? = nil, for target: WaitTarget = .drained, done: Bool, timedOut: Bool = false)
         -> WaitAnswer
     {
-        let pending = done ? [] : [NodeVerdict(node: "node-b", state: "stale", reason: .stale, detail: "kube-proxy on node-b still routes new connections to it")]
+        let stale = NodeVerdict(node: "node-b", state: "stale", reason: .stale, detail: "kube-proxy on node-b still routes new connections to it")
+        let pending = done ? [] : [stale]
         let summary = done ? "\(target) on 3 of 3 nodes" : "waiting for 1 of 3 nodes: node-b stale"
         return WaitAnswer(
             query: WaitQuery(ip: pod == nil ? ip : nil, pod: pod), for: target, done: done, timedOut: timedOut, summary: summary,
@@ -127,14 +132,28 @@ enum Answers {
     /// A script that is not done until `doneAfter` has passed since it was made, and long-polls as
     /// the aggregator does: a request waits up to its `wait=` and is answered the moment it is done.
     static func becomesDone(after doneAfter: Duration, for target: WaitTarget = .drained) -> ScriptedAggregator.Script {
-        let doneAt = ContinuousClock.now + doneAfter
-        return { request in
+        becomesDone(at: ContinuousClock.now + doneAfter, for: target)
+    }
+
+    static func becomesDone(at doneAt: ContinuousClock.Instant, for target: WaitTarget = .drained) -> ScriptedAggregator.Script {
+        { request in
             let now = ContinuousClock.now
             if now >= doneAt { return .answer(wait(for: target, done: true)) }
             let until = request.wait.map { now + $0 } ?? now
             try? await Task.sleep(until: min(doneAt, until))
             let done = ContinuousClock.now >= doneAt
             return .answer(wait(for: target, done: done, timedOut: !done && request.wait != nil))
+        }
+    }
+
+    /// Like ``becomesDone(at:for:)``, but done once the test calls `done.set()`.
+    static func becomesDone(when done: Flag) -> ScriptedAggregator.Script {
+        { request in
+            let until = ContinuousClock.now + (request.wait ?? .zero)
+            while !done.isSet && ContinuousClock.now < until {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            return .answer(wait(done: done.isSet, timedOut: !done.isSet && request.wait != nil))
         }
     }
 
@@ -164,10 +183,18 @@ enum Answers {
 
 private final class RequestLog: Sendable {
     let requests = Mutex<[ScriptedAggregator.Request]>([])
+    let open = Mutex(0)
 }
 
 private final class BoundPort: Sendable {
     let port = Mutex<Int?>(nil)
+}
+
+/// A one-way switch shared by a test and its scripted server.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

@@ -111,7 +111,10 @@ struct DrainSidecarCommand: AsyncParsableCommand {
             onServerRunning: { channel in
                 logger.info(
                     "drain sidecar listening",
-                    metadata: ["port": "\(channel.localAddress?.port.map(String.init) ?? "?")", "pod": "\(subject)", "aggregator": "\(client.baseURL)"])
+                    metadata: [
+                        "port": "\(channel.localAddress?.port.map(String.init) ?? "?")", "pod": "\(subject)",
+                        "aggregator": "\(client.baseURL)",
+                    ])
             },
             logger: logger)
         // Services stop in reverse order: on SIGTERM the gate holds the server up until the waits are over.
