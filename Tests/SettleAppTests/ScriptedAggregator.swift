@@ -15,6 +15,7 @@ final class ScriptedAggregator: Sendable {
         var path: String
         var query: [String: String]
         var at: ContinuousClock.Instant
+        var authorization: String? = nil
 
         /// `wait=1500ms` as a duration.
         var wait: Duration? {
@@ -61,7 +62,7 @@ final class ScriptedAggregator: Sendable {
         router.get("**") { request, _ in
             var query: [String: String] = [:]
             for (key, value) in request.uri.queryParameters { query[String(key)] = String(value) }
-            let seen = Request(path: request.uri.path, query: query, at: .now)
+            let seen = Request(path: request.uri.path, query: query, at: .now, authorization: request.headers[.authorization])
             log.requests.withLock { $0.append(seen) }
             log.open.withLock { $0 += 1 }
             defer { log.open.withLock { $0 -= 1 } }

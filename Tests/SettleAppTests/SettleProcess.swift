@@ -18,7 +18,9 @@ final class SettleProcess: @unchecked Sendable {
     }
 
     /// Variables the tools read, removed from the child's environment unless `environment` sets them.
-    static let hermetic = ["POD_IP", "POD_NAME", "POD_NAMESPACE", "SETTLE_AGGREGATOR"]
+    static let hermetic = [
+        "POD_IP", "POD_NAME", "POD_NAMESPACE", "SETTLE_AGGREGATOR", "KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT",
+    ]
 
     /// Starts `settle arguments…` (or `executable`, e.g. a `kubectl-settle` symlink).
     init(_ arguments: [String], executable: String? = nil, environment: [String: String] = [:]) throws {

@@ -39,6 +39,44 @@ struct StatusCommandTests {
         #expect(server.requests.map(\.path) == ["/v1/nodes"])
     }
 
+    /// From a laptop, `kubectl settle` needs no port-forward: it asks through the API server.
+    @Test("kubectl-settle without --aggregator goes through the API server's service proxy with the kubeconfig's token")
+    func pluginThroughAPIServer() async throws {
+        let server = try await ScriptedAggregator.start { request in
+            request.path.hasSuffix("/v1/nodes") ? .nodes(Answers.nodesAnswer) : .answer(Answers.wait(done: true))
+        }
+        defer { Task { await server.stop() } }
+        let link = try Self.plugin()
+        defer { Self.cleanUp(link) }
+        let kubeconfig = URL(fileURLWithPath: link).deletingLastPathComponent().appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters:
+              - name: lab
+                cluster: {server: "\(server.url)"}
+            users:
+              - name: admin
+                user: {token: t0ken}
+            contexts:
+              - name: lab
+                context: {cluster: lab, user: admin}
+            current-context: lab
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let status = try await SettleProcess.run(["status"], executable: link, environment: ["KUBECONFIG": kubeconfig])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("node-b  unknown"), "\(status.stdout)")
+        let wait = try await SettleProcess.run(["wait", "--ip", "10.244.1.7"], executable: link, environment: ["KUBECONFIG": kubeconfig])
+        #expect(wait.status == 0, "\(wait.stderr)")
+        let proxy = "/api/v1/namespaces/settle-system/services/settle-aggregator:9468/proxy"
+        #expect(server.requests.map(\.path) == ["\(proxy)/v1/nodes", "\(proxy)/v1/endpoints/10.244.1.7"])
+        #expect(server.requests.allSatisfy { $0.authorization == "Bearer t0ken" })
+        // Plain `settle` keeps the in-cluster default; no kubeconfig at all is one clear error.
+        let none = try await SettleProcess.run(["status", "--timeout", "1s"], executable: link, environment: ["HOME": "/nonexistent"])
+        #expect(none.status == 2)
+        #expect(none.stderr.contains("through the API server"), "\(none.stderr)")
+    }
+
     @Test("status --format json prints the aggregator's answer, times as RFC 3339")
     func json() async throws {
         let server = try await ScriptedAggregator.start { _ in .nodes(Answers.nodesAnswer) }

@@ -10,9 +10,12 @@ struct KubectlCommand: AsyncParsableCommand {
         discussion: """
             Install: link the settle binary as kubectl-settle somewhere on PATH, e.g.
               ln -s "$(command -v settle)" /usr/local/bin/kubectl-settle
-            The aggregator is asked at --aggregator or $SETTLE_AGGREGATOR; from outside the cluster, \
-            forward it first: kubectl -n settle-system port-forward svc/settle-aggregator 9468, then \
-            export SETTLE_AGGREGATOR=http://127.0.0.1:9468.
+            The aggregator is asked at --aggregator or $SETTLE_AGGREGATOR, else through the API server's \
+            service proxy (kube://settle-system/settle-aggregator:9468) with the credentials of $KUBECONFIG \
+            or ~/.kube/config: tokens and client certificates (exec credential plugins are not supported; \
+            there, forward the aggregator: kubectl -n settle-system port-forward svc/settle-aggregator 9468, \
+            and export SETTLE_AGGREGATOR=http://127.0.0.1:9468). Proxying needs get on services/proxy \
+            in settle-system.
             """,
         version: SettleVersion.current,
         subcommands: [StatusCommand.self, WaitCommand.self]
@@ -23,11 +26,15 @@ struct KubectlCommand: AsyncParsableCommand {
 /// `kubectl-settle`. Usage errors of `wait` exit 2 (brief §6: 0 done, 1 timeout, 2 error),
 /// not ArgumentParser's 64.
 public enum SettleLauncher {
+    /// Whether this process runs as `kubectl-settle`: the tools then reach the aggregator through
+    /// the API server by default (``AggregatorClient/defaultKubeURL``).
+    static var isKubectlPlugin: Bool {
+        URL(fileURLWithPath: CommandLine.arguments.first ?? "settle").lastPathComponent == "kubectl-settle"
+    }
+
     public static func main() async {
-        let arguments = CommandLine.arguments
-        let invokedAs = URL(fileURLWithPath: arguments.first ?? "settle").lastPathComponent
-        let rest = Array(arguments.dropFirst())
-        if invokedAs == "kubectl-settle" {
+        let rest = Array(CommandLine.arguments.dropFirst())
+        if isKubectlPlugin {
             await run(KubectlCommand.self, rest)
         } else {
             await run(SettleCommand.self, rest)

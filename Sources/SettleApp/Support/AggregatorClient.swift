@@ -3,8 +3,10 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SettleAcks
 import SettleAggregation
+import SettleKubeClient
 
 /// What a wait asks the aggregator about: one endpoint IP, or a pod (the IPs its slices gave it).
 enum WaitSubject: Sendable, Hashable, CustomStringConvertible {
@@ -84,20 +86,56 @@ struct AggregatorClient: Sendable {
     /// Largest answer body accepted.
     static let maxBodyBytes = 16 << 20
 
+    /// How `kubectl settle` reaches the aggregator by default: the API server's service proxy.
+    static let defaultKubeURL = "kube://settle-system/settle-aggregator:9468"
+
     let baseURL: String
     private let http: HTTPClient
+    /// Sent with every request: the API server's credentials for a `kube://` URL.
+    private let authorization: String?
 
-    /// `url` must be `http://HOST[:PORT]` or `https://…`, optionally with a path prefix.
-    init(url: String, connectTimeout: Duration = .seconds(2)) throws(AggregatorFailure) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme, ["http", "https"].contains(scheme.lowercased()),
+    /// `url` is `http://HOST[:PORT]` or `https://…`, optionally with a path prefix, or
+    /// `kube://NAMESPACE/SERVICE:PORT`: through the Kubernetes API server's service proxy, with the
+    /// credentials of `$KUBECONFIG` or `~/.kube/config` (or the pod's service account), as kubectl.
+    init(url: String, connectTimeout: Duration = .seconds(2), environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(AggregatorFailure)
+    {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https", "kube"].contains(scheme),
             parsed.host?.isEmpty == false
         else {
-            throw .malformed("aggregator URL \"\(url)\" is not http(s)://HOST[:PORT]")
+            throw .malformed("aggregator URL \"\(url)\" is not http(s)://HOST[:PORT] or kube://NAMESPACE/SERVICE:PORT")
         }
+        var tls: TLSConfiguration?
         var base = url
+        var authorization: String?
+        if scheme == "kube" {
+            let service = parsed.path.drop { $0 == "/" }
+            guard let namespace = parsed.host, !service.isEmpty, !service.contains("/") else {
+                throw .malformed("aggregator URL \"\(url)\" is not kube://NAMESPACE/SERVICE:PORT")
+            }
+            let kube: KubeClientConfiguration
+            do {
+                kube = try KubeConfigLoader.load(environment: environment)
+                tls = try Self.tlsConfiguration(kube.tls)
+                switch kube.credentials {
+                case .none: break
+                case .bearerToken(let token): authorization = "Bearer \(token)"
+                case .bearerTokenFile(let path):
+                    let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                    authorization = "Bearer \(token)"
+                }
+            } catch {
+                throw .malformed("cannot reach \(url) through the API server: \(error)")
+            }
+            var server = kube.server
+            while server.hasSuffix("/") { server.removeLast() }
+            base = "\(server)/api/v1/namespaces/\(WaitSubject.escape(namespace))/services/\(WaitSubject.escape(String(service)))/proxy"
+        }
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
+        self.authorization = authorization
         var configuration = HTTPClient.Configuration()
+        if let tls { configuration.tlsConfiguration = tls }
         configuration.timeout.connect = .milliseconds(connectTimeout.inMilliseconds)
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
@@ -106,11 +144,26 @@ struct AggregatorClient: Sendable {
         self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    /// The default URL, unless `flag` or `$SETTLE_AGGREGATOR` names another.
+    /// `flag`, else `$SETTLE_AGGREGATOR`, else the default: the in-cluster Service, or for
+    /// `kubectl settle` (run from outside the cluster) the API server's proxy to it.
     static func url(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         if let flag, !flag.isEmpty { return flag }
         if let env = environment["SETTLE_AGGREGATOR"], !env.isEmpty { return env }
-        return defaultURL
+        return SettleLauncher.isKubectlPlugin ? defaultKubeURL : defaultURL
+    }
+
+    /// The TLS settings of a kubeconfig as NIOSSL wants them (as `KubeClient` builds them).
+    private static func tlsConfiguration(_ settings: TLSSettings) throws -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        if let ca = settings.certificateAuthorityPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(ca))
+        }
+        if let certificate = settings.clientCertificatePEM, let key = settings.clientKeyPEM {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(certificate).map { .certificate($0) }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
+        }
+        if settings.insecureSkipVerify { tls.certificateVerification = .none }
+        return tls
     }
 
     func shutdown() async {
@@ -141,6 +194,7 @@ struct AggregatorClient: Sendable {
         request.method = .GET
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "settle/\(SettleVersion.current)")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         let status: HTTPResponseStatus
         let headers: HTTPHeaders
         let body: ByteBuffer
