@@ -22,9 +22,11 @@ struct StatusCommand: AsyncParsableCommand {
               LAG            age of the oldest endpoint of the Service the node has not converged on
               NOT CONVERGED  those endpoints: ip:port/protocol state (reason)
 
-            Outside the cluster, forward the aggregator first:
+            Outside the cluster, run it as the kubectl plugin (`kubectl settle status`), which asks through \
+            the API server (--aggregator kube://settle-system/settle-aggregator:9468, kubeconfig credentials), \
+            or forward the aggregator:
               kubectl -n settle-system port-forward svc/settle-aggregator 9468
-              kubectl settle status --aggregator http://127.0.0.1:9468
+              settle status --aggregator http://127.0.0.1:9468
             Exit status 0, or 2 when the aggregator cannot be asked.
             """)
 
