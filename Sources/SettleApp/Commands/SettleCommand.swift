@@ -25,10 +25,3 @@ public struct SettleCommand: AsyncParsableCommand {
 public enum SettleVersion {
     public static let current = "0.1.0-dev"
 }
-
-/// What the `settle` executable calls, so it needs no other import.
-public enum SettleEntry {
-    public static func main() async {
-        await SettleCommand.main()
-    }
-}
