@@ -40,6 +40,27 @@ enum AckFixtures {
         #expect(journal.currentAcks.map(\.key) == [AckFixtures.key(1), AckFixtures.key(2)])
     }
 
+    @Test("deltas carry the watch; a new watch with no ack change is a progress delta, once, and only when ready")
+    func watchProgress() {
+        var journal = AckJournal(node: "node-a", epoch: "e1", capacity: 8)
+        journal.watch = "10"
+        #expect(journal.record(changed: [], expired: []) == nil, "not ready: the baseline is not progress")
+        journal.ready = true
+        #expect(journal.record(changed: [], expired: []) == nil, "the watch did not move since")
+        let acked = journal.record(changed: [AckFixtures.ack(1)], expired: [])
+        #expect(acked?.watch == "10")
+        journal.watch = "11"
+        let progress = journal.record(changed: [], expired: [])
+        #expect(progress == AckDelta(seq: 2, acks: [], expired: [], watch: "11"))
+        #expect(journal.record(changed: [], expired: []) == nil, "the same progress is not sent twice")
+        #expect(journal.snapshot().watch == "11")
+        let hub = AckHub(node: "node-b", epoch: "e2")
+        hub.setReady(true)
+        #expect(hub.progress(watch: nil) == nil)
+        #expect(hub.progress(watch: "5")?.watch == "5")
+        #expect(hub.progress(watch: "5") == nil)
+    }
+
     @Test("a reader on this epoch gets exactly the deltas after its sequence, and nothing when up to date")
     func resume() {
         var journal = AckJournal(node: "node-a", epoch: "e1", capacity: 8)
