@@ -89,7 +89,7 @@ public struct EndpointIndex: Sendable {
     public init() {}
 
     /// How many (IP, slice) records are held.
-    public var count: Int { byIP.values.reduce(0) { $0 + $1.count } }
+    public private(set) var count = 0
 
     /// The listings of one IP, live and removed, sorted by slice name.
     public func listings(of ip: IPAddress) -> [Listing] {
@@ -133,6 +133,7 @@ public struct EndpointIndex: Sendable {
             let held = entries[uid]
             if held?.condition != condition || held?.pod != pod || held == nil {
                 let changed = held?.condition != condition
+                if held == nil { count += 1 }
                 entries[uid] = Listing(
                     ip: ip, slice: name, uid: uid, service: service, condition: condition, pod: pod ?? held?.pod,
                     changedGeneration: changed ? generation : held?.changedGeneration,
@@ -206,6 +207,7 @@ public struct EndpointIndex: Sendable {
             let kept = entries.filter { $0.value.condition != .removed || $0.value.changedAt >= cutoff }
             guard kept.count != entries.count else { continue }
             forgotten += entries.count - kept.count
+            count -= entries.count - kept.count
             if kept.isEmpty {
                 byIP[ip] = nil
                 forgottenIPs.insert(ip)

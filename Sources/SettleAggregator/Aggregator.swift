@@ -43,6 +43,7 @@ public actor Aggregator {
     }
     private var streams: [String: StreamTask] = [:]
     private var nextStream = 0
+    private var lastForget = Date.distantPast
     private var synced: Set<String> = []
     /// Agent pods by key: the node they run on and their URL (when running with an IP).
     private var agentPods: [String: (node: String, url: String?)] = [:]
@@ -363,8 +364,12 @@ public actor Aggregator {
             complete(state.disconnected(node: name, reason: "silent for more than \(configuration.silenceTimeout)"))
             startStream(node: name, url: url)
         }
-        state.index.forget(removedBefore: now.addingTimeInterval(-configuration.remember.seconds))
-        dropUncollected(now: now)
+        // Forgetting walks every record: not more often than every 10 s (or `remember`).
+        if now.timeIntervalSince(lastForget) >= min(10, configuration.remember.seconds) {
+            lastForget = now
+            state.index.forget(removedBefore: now.addingTimeInterval(-configuration.remember.seconds))
+            dropUncollected(now: now)
+        }
         metrics.setListings(state.index.count)
         metrics.setNodes(state.nodes.values.map(\.exclusion))
         metrics.setAcks(state.nodes.values.reduce(0) { $0 + $1.acks.count })

@@ -164,8 +164,10 @@ struct AggregationTests {
         #expect(listing?.changedGeneration == 2)
         #expect(listing?.changedVersion == "6")
         #expect(index.ips(ofPod: "shop/web-1") == [F.ip("10.0.0.5")])
+        #expect(index.count == 2)
         #expect(index.forget(removedBefore: F.t0.addingTimeInterval(1)) == 0)
         #expect(index.forget(removedBefore: F.t0.addingTimeInterval(10)) == 1)
+        #expect(index.count == 1)
         #expect(index.ips(ofPod: "shop/web-1") == nil)
         #expect(index.listings(of: F.ip("10.0.0.6")).count == 1)
     }
