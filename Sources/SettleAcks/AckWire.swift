@@ -13,6 +13,12 @@ public enum AckWire {
 
     /// Decodes one line (with or without its `\n`).
     public static func decode(line: some Collection<UInt8>) throws(AckWireError) -> AckMessage {
+        try decode(line: line, with: decoder)
+    }
+
+    /// Decodes one line with a decoder made by ``decoder`` (reused by stream readers: making one
+    /// per line costs more than decoding a small line).
+    public static func decode(line: some Collection<UInt8>, with decoder: JSONDecoder) throws(AckWireError) -> AckMessage {
         do {
             return try decoder.decode(AckMessage.self, from: Data(line))
         } catch {
@@ -45,15 +51,17 @@ public enum AckWire {
         return decoder
     }
 
+    private static let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let whole = Date.ISO8601FormatStyle()
+
     /// `2026-11-27T17:10:12.345Z`.
     public static func formatTime(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        date.formatted(fractional)
     }
 
     /// Parses an RFC 3339 time, fractional seconds optional.
     public static func parseTime(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
-            ?? (try? Date.ISO8601FormatStyle().parse(text))
+        (try? fractional.parse(text)) ?? (try? whole.parse(text))
     }
 }
 
@@ -80,6 +88,7 @@ public struct AckStreamDecoder: Sendable {
     /// but a line without end is an error, not a reason to run out of memory.
     public var maxLineBytes: Int
     private var pending: [UInt8] = []
+    private let decoder = AckWire.decoder
 
     public init(maxLineBytes: Int = 64 << 20) {
         self.maxLineBytes = maxLineBytes
@@ -93,7 +102,7 @@ public struct AckStreamDecoder: Sendable {
         while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
             let line = pending[start..<newline]
             if !line.allSatisfy({ $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }) {
-                messages.append(try AckWire.decode(line: line))
+                messages.append(try AckWire.decode(line: line, with: decoder))
             }
             start = pending.index(after: newline)
         }
