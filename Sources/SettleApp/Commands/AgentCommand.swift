@@ -39,14 +39,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Read the dataplane of this named network namespace (ip netns) instead of the agent's own.")
     var netns: String?
 
-    @Option(help: "API server URL to use without credentials (tests, the lab). Default: in-cluster, else $KUBECONFIG or ~/.kube/config.")
-    var server: String?
-
-    @Option(help: "kubeconfig file to use instead of the in-cluster service account.")
-    var kubeconfig: String?
-
-    @Option(help: "kubeconfig context.")
-    var context: String?
+    @OptionGroup var api: APIServerOptions
 
     @Option(help: "Address and port the HTTP server listens on (port 0 picks one and logs it).")
     var listen: String = "0.0.0.0:\(SettleAgent.defaultPort)"
@@ -101,16 +94,7 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.retention = retention.duration
         configuration.tickInterval = min(heartbeat.duration, .seconds(1))
 
-        let clientConfiguration: KubeClientConfiguration
-        do {
-            if let server {
-                clientConfiguration = KubeClientConfiguration(server: server)
-            } else {
-                clientConfiguration = try KubeConfigLoader.load(explicitPath: kubeconfig, context: context, environment: environment)
-            }
-        } catch {
-            throw Terminal.failure("cannot configure the API client: \(error)")
-        }
+        let clientConfiguration = try api.clientConfiguration(environment: environment)
         let (follower, note): (any DataplaneFollower, String)
         do {
             (follower, note) = try await FollowerSelection.follower(for: configuration, logger: logger)

@@ -67,14 +67,7 @@ struct AggregatorCommand: AsyncParsableCommand {
     @Flag(help: "Do not watch Node objects (no NotReady or deletion exclusions).")
     var noNodeWatch = false
 
-    @Option(help: "API server URL to use without credentials (tests, the lab). Default: in-cluster, else $KUBECONFIG or ~/.kube/config.")
-    var server: String?
-
-    @Option(help: "kubeconfig file to use instead of the in-cluster service account.")
-    var kubeconfig: String?
-
-    @Option(help: "kubeconfig context.")
-    var context: String?
+    @OptionGroup var api: APIServerOptions
 
     @Option(help: "Address and port the HTTP server listens on (port 0 picks one and logs it).")
     var listen = "0.0.0.0:\(SettleAggregation.defaultPort)"
@@ -131,16 +124,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             watchNodes: !noNodeWatch, unknownNodes: unknownNodes, silenceTimeout: silenceTimeout.duration,
             notReadyGrace: notReadyGrace.duration, maxWaiters: maxWaiters, maxWait: maxWait.duration, remember: remember.duration)
 
-        let clientConfiguration: KubeClientConfiguration
-        do {
-            if let server {
-                clientConfiguration = KubeClientConfiguration(server: server)
-            } else {
-                clientConfiguration = try KubeConfigLoader.load(explicitPath: kubeconfig, context: context, environment: environment)
-            }
-        } catch {
-            throw Terminal.failure("cannot configure the API client: \(error)")
-        }
+        let clientConfiguration = try api.clientConfiguration(environment: environment)
         let client: KubeClient
         do {
             client = try KubeClient(configuration: clientConfiguration, logger: logger)
