@@ -140,11 +140,16 @@ enum RBACRules {
     /// Every (verb, apiGroup, resource) the ClusterRole `name` grants, from a multi-document YAML
     /// file. Wildcards, `resourceNames` and `nonResourceURLs` are rejected: a pinned role lists what it grants.
     static func clusterRole(named name: String, in url: URL) throws -> Set<Grant> {
+        try role(kind: "ClusterRole", named: name, in: url)
+    }
+
+    /// The same for a `Role` (namespaced) or a `ClusterRole`.
+    static func role(kind: String, named name: String, in url: URL) throws -> Set<Grant> {
         let text = try String(contentsOf: url, encoding: .utf8)
         var found: Set<Grant>?
         for case let document as [String: Any] in try Yams.load_all(yaml: text) {
             let metadata = document["metadata"] as? [String: Any]
-            guard document["kind"] as? String == "ClusterRole", metadata?["name"] as? String == name else { continue }
+            guard document["kind"] as? String == kind, metadata?["name"] as? String == name else { continue }
             var grants = Set<Grant>()
             for case let rule as [String: Any] in document["rules"] as? [Any] ?? [] {
                 guard rule["resourceNames"] == nil, rule["nonResourceURLs"] == nil else {
@@ -158,7 +163,7 @@ enum RBACRules {
             }
             found = grants
         }
-        guard let found else { throw RBACError("no ClusterRole \(name) in \(url.path)") }
+        guard let found else { throw RBACError("no \(kind) \(name) in \(url.path)") }
         return found
     }
 
