@@ -28,7 +28,40 @@ public struct Aggregation: Sendable {
         public let target: WaitTarget
         public let started: Date
         /// Every node that is not done, with why.
-        public fileprivate(set) var verdicts: [String: NodeVerdict] = [:]
+        public private(set) var verdicts: [String: NodeVerdict] = [:]
+        /// How many of `verdicts` are in each group, kept as they change (a message re-checks one
+        /// node; recounting every verdict would make each message cost O(nodes)).
+        private var pending = 0
+        private var unknown = 0
+        private var excluded = 0
+
+        fileprivate init(id: Int, query: WaitQuery, ips: [IPAddress], target: WaitTarget, started: Date) {
+            self.id = id
+            self.query = query
+            self.ips = ips
+            self.target = target
+            self.started = started
+        }
+
+        /// Sets one node's verdict (`nil`: done) in place.
+        fileprivate mutating func set(_ verdict: NodeVerdict?, for node: String) {
+            if let old = verdicts[node] { count(old, by: -1) }
+            if let verdict { count(verdict, by: 1) }
+            verdicts[node] = verdict
+        }
+
+        private mutating func count(_ verdict: NodeVerdict, by delta: Int) {
+            switch verdict.reason.group {
+            case .pending: pending += delta
+            case .unknown: unknown += delta
+            case .excluded: excluded += delta
+            }
+        }
+
+        func isDone(nodeCount: Int, policy: UnknownNodePolicy) -> Bool {
+            let counted = nodeCount - excluded - (policy == .ignore ? unknown : 0)
+            return pending == 0 && (policy == .ignore || unknown == 0) && counted > 0
+        }
     }
 
     public private(set) var waits: [Int: Wait] = [:]
@@ -67,7 +100,7 @@ public struct Aggregation: Sendable {
     public mutating func removeIfEmpty(node name: String, nodeDeleted: Bool = false) -> [Int] {
         guard let node = nodes[name], node.agent == nil, !node.hasNodeObject, nodeDeleted || !node.agentExpected else { return [] }
         nodes[name] = nil
-        for id in pendingByNode.removeValue(forKey: name) ?? [] { waits[id]?.verdicts[name] = nil }
+        for id in pendingByNode.removeValue(forKey: name) ?? [] { waits[id]?.set(nil, for: name) }
         return completedWaits()
     }
 
@@ -96,9 +129,8 @@ public struct Aggregation: Sendable {
 
     /// Applies one message of `node`'s stream. Returns completed waits.
     public mutating func apply(_ message: AckMessage, from name: String, at now: Date) -> [Int] {
-        guard var node = nodes[name] else { return [] }
-        let applied = node.apply(message, at: now)
-        nodes[name] = node
+        // In place: a copy of the node would copy all its acks on the first write.
+        guard let applied = nodes[name]?.apply(message, at: now) else { return [] }
         if applied.statusChanged || applied.watchRegressed { return reevaluate(node: name, waits: Set(waits.keys)) }
         var concerned: Set<Int> = []
         for ip in applied.ips { concerned.formUnion(waitsByIP[ip] ?? []) }
@@ -111,10 +143,16 @@ public struct Aggregation: Sendable {
 
     /// The node's stream went down.
     public mutating func disconnected(node name: String, reason: String) -> [Int] {
-        guard var node = nodes[name] else { return [] }
-        let changed = node.disconnect(reason: reason)
-        nodes[name] = node
+        guard let changed = nodes[name]?.disconnect(reason: reason) else { return [] }
         return changed ? reevaluate(node: name, waits: Set(waits.keys)) : []
+    }
+
+    /// Bytes arrived from the node's agent at `time` (noted by its reader, ahead of the messages
+    /// being applied): silence is judged by arrival, so a busy aggregator does not take its own
+    /// backlog for silent agents.
+    public mutating func noteArrival(node name: String, at time: Date) {
+        guard let held = nodes[name], held.connected, (held.lastMessage ?? .distantPast) < time else { return }
+        nodes[name]?.lastMessage = time
     }
 
     /// Counts a malformed message from the node's agent.
@@ -166,9 +204,10 @@ public struct Aggregation: Sendable {
         let id = nextWait
         var wait = Wait(id: id, query: query, ips: ips, target: target, started: now)
         let listings = ips.map { index.listings(of: $0) }
+        let misfit = Self.misfit(listings.joined(), target: target)
         for (name, node) in nodes {
-            if let verdict = Self.verdict(node: node, ips: ips, listings: listings, target: target) {
-                wait.verdicts[name] = verdict
+            if let verdict = Self.verdict(node: node, ips: ips, listings: listings, target: target, misfit: misfit) {
+                wait.set(verdict, for: name)
                 pendingByNode[name, default: []].insert(id)
             }
         }
@@ -191,8 +230,7 @@ public struct Aggregation: Sendable {
     }
 
     public func isDone(_ id: Int) -> Bool {
-        guard let wait = waits[id] else { return false }
-        return Self.isDone(verdicts: wait.verdicts, nodeCount: nodes.count, policy: policy)
+        return waits[id]?.isDone(nodeCount: nodes.count, policy: policy) ?? false
     }
 
     /// The answer of an open wait now.
@@ -206,9 +244,12 @@ public struct Aggregation: Sendable {
     /// A one-shot answer, without opening a wait.
     public func evaluate(query: WaitQuery, ips: [IPAddress], target: WaitTarget, started: Date, now: Date) -> WaitAnswer {
         let listings = ips.map { index.listings(of: $0) }
+        let misfit = Self.misfit(listings.joined(), target: target)
         var verdicts: [String: NodeVerdict] = [:]
         for (name, node) in nodes {
-            verdicts[name] = Self.verdict(node: node, ips: ips, listings: listings, target: target)
+            if let verdict = Self.verdict(node: node, ips: ips, listings: listings, target: target, misfit: misfit) {
+                verdicts[name] = verdict
+            }
         }
         return answer(query: query, ips: ips, target: target, verdicts: verdicts, started: started, now: now, timedOut: false)
     }
@@ -225,25 +266,33 @@ public struct Aggregation: Sendable {
     public static func verdict(
         node: NodeState, ips: [IPAddress], listings: [[EndpointIndex.Listing]], target: WaitTarget
     ) -> NodeVerdict? {
+        verdict(node: node, ips: ips, listings: listings, target: target, misfit: misfit(listings.joined(), target: target))
+    }
+
+    /// The same with the endpoint's misfit worked out once for all nodes.
+    static func verdict(
+        node: NodeState, ips: [IPAddress], listings: [[EndpointIndex.Listing]], target: WaitTarget, misfit: String?
+    ) -> NodeVerdict? {
         if let reason = node.exclusion {
             return NodeVerdict(node: node.name, reason: reason, detail: Self.describe(reason, node: node))
         }
-        let all = listings.joined()
-        if let misfit = Self.misfit(all, target: target) {
+        if let misfit {
             return NodeVerdict(node: node.name, reason: .endpoint, detail: misfit)
         }
-        var covered: Set<String> = []
+        // (IP index, listing index) pairs a fresh ack covers; most nodes have none.
+        var covered: Set<Int> = []
         var worst: NodeVerdict?
-        for (ip, ipListings) in zip(ips, listings) {
+        for (ipIndex, (ip, ipListings)) in zip(ips, listings).enumerated() {
             for ack in node.acks(for: ip) {
-                let listing = ipListings.first { $0.uid == ack.slice?.uid }
+                let listingIndex = ipListings.firstIndex { $0.uid == ack.slice?.uid }
+                let listing = listingIndex.map { ipListings[$0] }
                 let byGeneration: Bool = {
                     guard let listing, let generation = ack.slice?.generation else { return false }
                     guard let changed = listing.changedGeneration else { return true }
                     return generation >= changed
                 }()
                 let reference = listing?.changedVersion ?? ipListings.compactMap(\.changedVersion).max { (UInt64($0) ?? 0) < (UInt64($1) ?? 0) }
-                let byWatch = resourceVersion(node.watch, isAtLeast: reference) ?? false
+                let byWatch = Self.watch(of: node, isAtLeast: reference) ?? false
                 let fresh = byGeneration || byWatch || (ack.slice == nil && listing == nil && reference == nil)
                 if !fresh {
                     let generation = ack.slice?.generation.map(String.init) ?? "?"
@@ -253,16 +302,16 @@ public struct Aggregation: Sendable {
                         detail: "its ack for \(ack.key) is from generation \(generation) of slice \(ack.slice?.name ?? "?"); the change is at generation \(wanted)")
                     continue
                 }
-                if let listing { covered.insert(listing.uid + " " + ip.description) }
+                if let listingIndex { covered.insert(ipIndex << 20 | listingIndex) }
                 if let verdict = Self.stateVerdict(ack, node: node.name, target: target) {
                     if worst == nil || worst?.reason == .behind { worst = verdict }
                 }
             }
         }
         if let worst { return worst }
-        for (ip, ipListings) in zip(ips, listings) {
-            for listing in ipListings where !covered.contains(listing.uid + " " + ip.description) {
-                if resourceVersion(node.watch, isAtLeast: listing.changedVersion) != true {
+        for (ipIndex, ipListings) in listings.enumerated() {
+            for (listingIndex, listing) in ipListings.enumerated() where covered.isEmpty || !covered.contains(ipIndex << 20 | listingIndex) {
+                if Self.watch(of: node, isAtLeast: listing.changedVersion) != true {
                     return NodeVerdict(
                         node: node.name, reason: .behind,
                         detail: "its EndpointSlice watch is at \(node.watch ?? "none"), the change of slice \(listing.slice) at \(listing.changedVersion ?? "an unknown version")")
@@ -270,6 +319,12 @@ public struct Aggregation: Sendable {
             }
         }
         return nil
+    }
+
+    /// Whether the node's watch has reached `version` (`nil` when either is not a number).
+    static func watch(of node: NodeState, isAtLeast version: String?) -> Bool? {
+        guard let watch = node.watchNumber, let version = version.flatMap({ UInt64($0) }) else { return nil }
+        return watch >= version
     }
 
     /// Why the aggregator's own view of the endpoint does not fit the wait, or `nil`.
@@ -290,10 +345,14 @@ public struct Aggregation: Sendable {
     }
 
     static func stateVerdict(_ ack: Ack, node: String, target: WaitTarget) -> NodeVerdict? {
+        switch (target, ack.state) {
+        case (.drained, .drained), (.programmed, .programmed): return nil
+        default: break
+        }
+        // Only a node that is not done gets words.
         let state = ack.state.rawValue
         let name = "\(ack.key)"
         switch (target, ack.state) {
-        case (.drained, .drained), (.programmed, .programmed): return nil
         case (_, .stale):
             return NodeVerdict(node: node, state: state, reason: .stale, detail: "\(name) still receives new connections there (\(ack.reason.rawValue))")
         case (_, .missing):
@@ -399,19 +458,22 @@ public struct Aggregation: Sendable {
     private mutating func reevaluate(node name: String, waits ids: Set<Int>) -> [Int] {
         guard let node = nodes[name] else { return [] }
         var completed: [Int] = []
+        let nodeCount = nodes.count
         for id in ids {
-            guard var wait = waits[id] else { continue }
-            let wasDone = Self.isDone(verdicts: wait.verdicts, nodeCount: nodes.count, policy: policy)
-            let listings = wait.ips.map { index.listings(of: $0) }
-            let verdict = Self.verdict(node: node, ips: wait.ips, listings: listings, target: wait.target)
-            wait.verdicts[name] = verdict
+            // No copy of the wait is held while it is changed below (that would copy its verdicts).
+            guard let (ips, target, held, wasDone) = waits[id].map({ ($0.ips, $0.target, $0.verdicts[name], $0.isDone(nodeCount: nodeCount, policy: policy)) })
+            else { continue }
+            let listings = ips.map { index.listings(of: $0) }
+            let verdict = Self.verdict(node: node, ips: ips, listings: listings, target: target)
+            guard verdict != held else { continue }
+            // In place: copying the wait would copy its verdicts, one per node.
+            waits[id]?.set(verdict, for: name)
             if verdict == nil {
                 pendingByNode[name]?.remove(id)
             } else {
                 pendingByNode[name, default: []].insert(id)
             }
-            waits[id] = wait
-            if !wasDone, Self.isDone(verdicts: wait.verdicts, nodeCount: nodes.count, policy: policy) { completed.append(id) }
+            if !wasDone, waits[id]?.isDone(nodeCount: nodeCount, policy: policy) == true { completed.append(id) }
         }
         return completed
     }
@@ -465,7 +527,7 @@ public struct Aggregation: Sendable {
                 status = "excluded"
                 excluded += 1
             default:
-                let behind = reference != nil && resourceVersion(node.watch, isAtLeast: reference) != true
+                let behind = reference != nil && Self.watch(of: node, isAtLeast: reference) != true
                 status = notConverged.isEmpty && !behind ? "converged" : "pending"
                 if status == "pending" { pending += 1 }
                 if behind && notConverged.isEmpty { rowReason = .behind }

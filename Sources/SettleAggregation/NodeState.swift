@@ -21,7 +21,11 @@ public struct NodeState: Sendable {
     public var sequence: UInt64?
     public var ready = false
     /// The agent's EndpointSlice watch resourceVersion (latest of snapshot, delta or heartbeat).
-    public var watch: String?
+    public var watch: String? {
+        didSet { if watch != oldValue { watchNumber = watch.flatMap { UInt64($0) } } }
+    }
+    /// `watch` as a number, parsed once (every verdict compares it).
+    public private(set) var watchNumber: UInt64?
     public var mode: String?
     public var lastMessage: Date?
     public var connects = 0
@@ -43,7 +47,8 @@ public struct NodeState: Sendable {
 
     /// The acks this node holds for one IP.
     public func acks(for ip: IPAddress) -> [Ack] {
-        (keysByIP[ip] ?? []).compactMap { acks[$0] }.sorted()
+        guard let keys = keysByIP[ip] else { return [] }
+        return keys.compactMap { acks[$0] }.sorted()
     }
 
     /// Whether the node counts, and if not, why: `nil` when it counts.

@@ -9,6 +9,7 @@ public import SettleModel
 import NIOCore
 import NIOHTTP1
 import SettleConvergence
+import Synchronization
 
 /// The aggregator (issue #5): reads every agent's `/v1/acks` stream, watches EndpointSlices (and
 /// Nodes, and the agents' pods), and answers waits as soon as they are done.
@@ -43,6 +44,8 @@ public actor Aggregator {
     }
     private var streams: [String: StreamTask] = [:]
     private var nextStream = 0
+    /// When bytes last arrived from each agent, written by the stream readers directly.
+    private let arrivals = ArrivalTimes()
     private var lastForget = Date.distantPast
     private var synced: Set<String> = []
     /// Agent pods by key: the node they run on and their URL (when running with an IP).
@@ -353,6 +356,7 @@ public actor Aggregator {
 
     func tick() {
         let now = Date()
+        for (node, time) in arrivals.snapshot() { state.noteArrival(node: node, at: time) }
         complete(state.tick(now: now))
         let silence = configuration.silenceTimeout.seconds
         for (name, stream) in streams {
@@ -383,6 +387,7 @@ public actor Aggregator {
         let id = nextStream
         let http = http
         let configuration = configuration
+        let arrivals = arrivals
         let task = Task { [weak self] in
             var delay = configuration.reconnectInitial
             while !Task.isCancelled {
@@ -402,6 +407,7 @@ public actor Aggregator {
                     await self.streamOpened(node: node, stream: id)
                     var decoder = AckStreamDecoder(maxLineBytes: 64 << 20)
                     for try await chunk in response.body {
+                        arrivals.touch(node)
                         let messages: [AckMessage]
                         do {
                             messages = try decoder.feed(chunk.readableBytesView)
@@ -517,4 +523,16 @@ public actor Aggregator {
     private func dropUncollected(now: Date) {
         for (id, entry) in waits where entry.answeredAt.map({ now.timeIntervalSince($0) > 60 }) == true { waits[id] = nil }
     }
+}
+
+/// The last arrival of bytes per agent stream, shared between the readers and the actor.
+final class ArrivalTimes: Sendable {
+    private let times = Mutex<[String: Date]>([:])
+
+    func touch(_ node: String) {
+        let now = Date()
+        times.withLock { $0[node] = now }
+    }
+
+    func snapshot() -> [String: Date] { times.withLock { $0 } }
 }
