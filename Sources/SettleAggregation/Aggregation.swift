@@ -67,8 +67,8 @@ public struct Aggregation: Sendable {
     public private(set) var waits: [Int: Wait] = [:]
     private var nextWait = 0
     private var waitsByIP: [IPAddress: Set<Int>] = [:]
-    /// Waits each node is not done for.
-    private var pendingByNode: [String: Set<Int>] = [:]
+    /// Waits for which each node is `behind`: the ones its watch moving can complete.
+    private var behindByNode: [String: Set<Int>] = [:]
 
     public init(policy: UnknownNodePolicy = .block, silenceTimeout: TimeInterval = 15, notReadyGrace: TimeInterval = 300) {
         self.policy = policy
@@ -100,7 +100,8 @@ public struct Aggregation: Sendable {
     public mutating func removeIfEmpty(node name: String, nodeDeleted: Bool = false) -> [Int] {
         guard let node = nodes[name], node.agent == nil, !node.hasNodeObject, nodeDeleted || !node.agentExpected else { return [] }
         nodes[name] = nil
-        for id in pendingByNode.removeValue(forKey: name) ?? [] { waits[id]?.set(nil, for: name) }
+        behindByNode[name] = nil
+        for id in Array(waits.keys) where waits[id]?.verdicts[name] != nil { waits[id]?.set(nil, for: name) }
         return completedWaits()
     }
 
@@ -134,9 +135,7 @@ public struct Aggregation: Sendable {
         if applied.statusChanged || applied.watchRegressed { return reevaluate(node: name, waits: Set(waits.keys)) }
         var concerned: Set<Int> = []
         for ip in applied.ips { concerned.formUnion(waitsByIP[ip] ?? []) }
-        if applied.watchMoved, let pending = pendingByNode[name] {
-            for id in pending where waits[id]?.verdicts[name]?.reason == .behind { concerned.insert(id) }
-        }
+        if applied.watchMoved, let behind = behindByNode[name] { concerned.formUnion(behind) }
         guard !concerned.isEmpty else { return [] }
         return reevaluate(node: name, waits: concerned)
     }
@@ -208,7 +207,7 @@ public struct Aggregation: Sendable {
         for (name, node) in nodes {
             if let verdict = Self.verdict(node: node, ips: ips, listings: listings, target: target, misfit: misfit) {
                 wait.set(verdict, for: name)
-                pendingByNode[name, default: []].insert(id)
+                if verdict.reason == .behind { behindByNode[name, default: []].insert(id) }
             }
         }
         waits[id] = wait
@@ -224,8 +223,9 @@ public struct Aggregation: Sendable {
             if waitsByIP[ip]?.isEmpty == true { waitsByIP[ip] = nil }
         }
         for name in wait.verdicts.keys {
-            pendingByNode[name]?.remove(id)
-            if pendingByNode[name]?.isEmpty == true { pendingByNode[name] = nil }
+            guard behindByNode[name] != nil else { continue }
+            behindByNode[name]?.remove(id)
+            if behindByNode[name]?.isEmpty == true { behindByNode[name] = nil }
         }
     }
 
@@ -468,10 +468,11 @@ public struct Aggregation: Sendable {
             guard verdict != held else { continue }
             // In place: copying the wait would copy its verdicts, one per node.
             waits[id]?.set(verdict, for: name)
-            if verdict == nil {
-                pendingByNode[name]?.remove(id)
-            } else {
-                pendingByNode[name, default: []].insert(id)
+            if verdict?.reason == .behind {
+                behindByNode[name, default: []].insert(id)
+            } else if held?.reason == .behind {
+                behindByNode[name]?.remove(id)
+                if behindByNode[name]?.isEmpty == true { behindByNode[name] = nil }
             }
             if !wasDone, waits[id]?.isDone(nodeCount: nodeCount, policy: policy) == true { completed.append(id) }
         }
