@@ -48,6 +48,7 @@ public struct NodeState: Sendable {
     /// The acks this node holds for one IP.
     public func acks(for ip: IPAddress) -> [Ack] {
         guard let keys = keysByIP[ip] else { return [] }
+        if keys.count == 1, let key = keys.first { return acks[key].map { [$0] } ?? [] }
         return keys.compactMap { acks[$0] }.sorted()
     }
 
