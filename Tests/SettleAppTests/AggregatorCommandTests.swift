@@ -56,13 +56,21 @@ struct AggregatorCommandTests {
         let entry = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
         let port = try #require(entry?["port"].flatMap { Int($0) }, "\(line)")
 
+        // Ready first (a wait before the first lists gets 503 and never opens).
+        try await waitFor(port: port, path: "/readyz", containing: "\"ready\":true", what: "the aggregator to be ready")
         // The endpoint is ready: a drain wait stays open.
         let url = "http://127.0.0.1:\(port)/v1/endpoints/10.244.1.7?for=drained&wait=60s"
         let waiter = Task { () -> (Int, String) in
             let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(120))
             return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
         }
-        try await waitForOpenWait(port: port)
+        do {
+            try await waitForOpenWait(port: port)
+        } catch {
+            waiter.cancel()
+            let early = try? await waiter.value
+            throw TestFailure("\(error); the waiter got: \(String(describing: early))")
+        }
         let signalled = ContinuousClock.now
         aggregator.terminate()
         let (status, body) = try await waiter.value
@@ -77,15 +85,22 @@ struct AggregatorCommandTests {
     }
 
     private func waitForOpenWait(port: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
+        try await waitFor(port: port, path: "/metrics", containing: "settle_aggregator_waiters 1", what: "the wait to open")
+    }
+
+    private func waitFor(port: Int, path: String, containing text: String, what: String) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        var last = "no answer"
         while ContinuousClock.now < deadline {
-            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/metrics"), timeout: .seconds(5)),
-                let body = try? await response.body.collect(upTo: 1 << 20), String(buffer: body).contains("settle_aggregator_waiters 1")
+            if let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(5)),
+                let body = try? await response.body.collect(upTo: 1 << 20)
             {
-                return
+                let full = String(buffer: body)
+                if full.contains(text) { return }
+                last = "\(response.status.code) \(full.prefix(300))"
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw TestFailure("the wait never opened")
+        throw TestFailure("timed out waiting for \(what); last \(path): \(last)")
     }
 }
