@@ -203,7 +203,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SettleAggregationTests",
-            dependencies: ["SettleAggregation", "SettleAcks", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection",
+            dependencies: ["SettleAggregation", "SettleAcks", "SettleAPIServer", "SettleKube", "SettleModel", "SettleConvergence", "SettleSelection",
                            .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings),
         .testTarget(

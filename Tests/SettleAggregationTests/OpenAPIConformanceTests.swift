@@ -1,4 +1,6 @@
 import Foundation
+// The stand-in API server's JSON value: integers stay integers, so a schema's `integer` can be checked.
+import SettleAPIServer
 import SettleAcks
 import SettleAggregation
 import SettleConvergence
@@ -187,36 +189,6 @@ struct OpenAPISpec {
 
 // MARK: - JSON as written
 
-/// A JSON value decoded as it was written (so `0` stays an integer and `true` a boolean).
-enum JSONValue: Decodable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else {
-            self = .object(try container.decode([String: JSONValue].self))
-        }
-    }
-}
-
 // MARK: - Checking
 
 struct SchemaChecker {
@@ -244,9 +216,9 @@ struct SchemaChecker {
         switch (schema.type, value) {
         case (nil, _):
             break
-        case ("boolean", .bool), ("integer", .integer), ("number", .integer), ("number", .number):
+        case ("boolean", .bool), ("integer", .int), ("number", .int), ("number", .double):
             if let minimum = schema.body["minimum"] as? Int {
-                let number: Double = if case .integer(let n) = value { Double(n) } else if case .number(let n) = value { n } else { 0 }
+                let number: Double = if case .int(let n) = value { Double(n) } else if case .double(let n) = value { n } else { 0 }
                 if number < Double(minimum) { problems.append("\(path): \(number) < minimum \(minimum)") }
             }
         case ("string", .string(let text)):
