@@ -94,7 +94,16 @@ struct ToolsEndToEndTests {
     @Test("settle status and --format json read the real /v1/nodes")
     func status() async throws {
         try await Self.withAggregator { url, _ in
-            let table = try await SettleProcess.run(["status", "--aggregator", url])
+            // The aggregator listens before its stream to the agent is up: ask until node-a is heard
+            // (on a loaded machine that takes a moment).
+            var table = try await SettleProcess.run(["status", "--aggregator", url])
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !(table.stdout.split(separator: "\n").first { $0.hasPrefix("node-a") } ?? "").contains("healthy"),
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(100))
+                table = try await SettleProcess.run(["status", "--aggregator", url])
+            }
             #expect(table.status == 0, "\(table.stderr)")
             #expect(table.stdout.contains("NODE") && table.stdout.contains("REASON"), "\(table.stdout)")
             let nodeA = table.stdout.split(separator: "\n").first { $0.hasPrefix("node-a") } ?? ""
