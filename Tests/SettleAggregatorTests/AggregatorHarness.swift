@@ -166,6 +166,12 @@ final class AggregatorHarness: @unchecked Sendable {
         aggregatorTask = Task { try await runtime.run() }
         aggregatorPort = try await runtime.http.waitForPort()
         try await eventually("the aggregator to be ready") { (try? await self.get("/readyz").status) == 200 }
+        // And to hear every simulated agent, so tests start from connected nodes.
+        let names = Set(agents.keys)
+        try await eventually("the aggregator to hear every agent") {
+            let healthy = (try? await self.nodes().nodes.filter { $0.status == "healthy" }.map(\.node)) ?? []
+            return names.isSubset(of: healthy)
+        }
     }
 
     func stopAggregator() async {
