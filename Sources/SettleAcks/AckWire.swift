@@ -61,7 +61,55 @@ public enum AckWire {
 
     /// Parses an RFC 3339 time, fractional seconds optional.
     public static func parseTime(_ text: String) -> Date? {
-        (try? fractional.parse(text)) ?? (try? whole.parse(text))
+        if let date = parseWireTime(text) { return date }
+        return (try? fractional.parse(text)) ?? (try? whole.parse(text))
+    }
+
+    /// The wire's own form, `YYYY-MM-DDTHH:MM:SS[.fff…]Z`, read by hand: every ack carries one or
+    /// two times and an aggregator reads every node's acks, so a format style per time costs more
+    /// than the rest of the line. Anything else (offsets, other separators) returns `nil` and goes
+    /// to the general parser.
+    public static func parseWireTime(_ text: String) -> Date? {
+        var text = text
+        return text.withUTF8 { bytes -> Date? in
+            guard bytes.count >= 20, bytes[4] == 0x2D, bytes[7] == 0x2D, bytes[10] == 0x54 || bytes[10] == 0x74,
+                bytes[13] == 0x3A, bytes[16] == 0x3A, bytes[bytes.count - 1] == 0x5A || bytes[bytes.count - 1] == 0x7A
+            else { return nil }
+            func number(_ range: Range<Int>) -> Int? {
+                var value = 0
+                for index in range {
+                    let digit = Int(bytes[index]) - 0x30
+                    guard (0...9).contains(digit) else { return nil }
+                    value = value * 10 + digit
+                }
+                return value
+            }
+            guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+                let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), (1...31).contains(day),
+                hour < 24, minute < 60, second < 60
+            else { return nil }
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            guard day <= monthDays[month - 1] else { return nil }
+            var fraction = 0.0
+            let end = bytes.count - 1
+            if end > 19 {
+                guard bytes[19] == 0x2E, end > 20, end - 20 <= 9, let digits = number(20..<end) else { return nil }
+                fraction = Double(digits) / pow(10, Double(end - 20))
+            } else if end != 19 {
+                return nil
+            }
+            // Days from 1970-01-01 to the civil date (Howard Hinnant's days_from_civil).
+            let y = month <= 2 ? year - 1 : year
+            let era = (y >= 0 ? y : y - 399) / 400
+            let yearOfEra = y - era * 400
+            let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+            let days = era * 146_097 + dayOfEra - 719_468
+            // From the reference date (2001), as `Date` stores it, so whole seconds convert exactly.
+            let whole = days * 86_400 + hour * 3600 + minute * 60 + second - 978_307_200
+            return Date(timeIntervalSinceReferenceDate: Double(whole) + fraction)
+        }
     }
 }
 
