@@ -31,9 +31,7 @@ public struct Aggregation: Sendable {
         public private(set) var verdicts: [String: NodeVerdict] = [:]
         /// How many of `verdicts` are in each group, kept as they change (a message re-checks one
         /// node; recounting every verdict would make each message cost O(nodes)).
-        private var pending = 0
-        private var unknown = 0
-        private var excluded = 0
+        private var groups = GroupCounts()
 
         fileprivate init(id: Int, query: WaitQuery, ips: [IPAddress], target: WaitTarget, started: Date) {
             self.id = id
@@ -45,22 +43,44 @@ public struct Aggregation: Sendable {
 
         /// Sets one node's verdict (`nil`: done) in place.
         fileprivate mutating func set(_ verdict: NodeVerdict?, for node: String) {
-            if let old = verdicts[node] { count(old, by: -1) }
-            if let verdict { count(verdict, by: 1) }
+            if let old = verdicts[node] { groups.add(old.reason.group, -1) }
+            if let verdict { groups.add(verdict.reason.group, 1) }
             verdicts[node] = verdict
         }
 
-        private mutating func count(_ verdict: NodeVerdict, by delta: Int) {
-            switch verdict.reason.group {
+        func isDone(nodeCount: Int, policy: UnknownNodePolicy) -> Bool {
+            groups.isDone(nodeCount: nodeCount, policy: policy)
+        }
+    }
+
+    /// How many nodes are not done, by group, and the one rule of brief §2 on them: done when no
+    /// counted node is pending, unknown nodes block under `block`, and at least one node counts.
+    struct GroupCounts {
+        var pending = 0
+        var unknown = 0
+        var excluded = 0
+
+        init() {}
+
+        init(_ verdicts: some Sequence<NodeVerdict>) {
+            for verdict in verdicts { add(verdict.reason.group, 1) }
+        }
+
+        mutating func add(_ group: NodeVerdict.Reason.Group, _ delta: Int) {
+            switch group {
             case .pending: pending += delta
             case .unknown: unknown += delta
             case .excluded: excluded += delta
             }
         }
 
+        /// The nodes that count: done and pending ones, and unknown ones under `block`.
+        func counted(nodeCount: Int, policy: UnknownNodePolicy) -> Int {
+            nodeCount - excluded - (policy == .ignore ? unknown : 0)
+        }
+
         func isDone(nodeCount: Int, policy: UnknownNodePolicy) -> Bool {
-            let counted = nodeCount - excluded - (policy == .ignore ? unknown : 0)
-            return pending == 0 && (policy == .ignore || unknown == 0) && counted > 0
+            pending == 0 && (policy == .ignore || unknown == 0) && counted(nodeCount: nodeCount, policy: policy) > 0
         }
     }
 
@@ -381,21 +401,6 @@ public struct Aggregation: Sendable {
         }
     }
 
-    static func isDone(verdicts: [String: NodeVerdict], nodeCount: Int, policy: UnknownNodePolicy) -> Bool {
-        var pending = 0
-        var unknown = 0
-        var excluded = 0
-        for verdict in verdicts.values {
-            switch verdict.reason.group {
-            case .pending: pending += 1
-            case .unknown: unknown += 1
-            case .excluded: excluded += 1
-            }
-        }
-        let counted = nodeCount - excluded - (policy == .ignore ? unknown : 0)
-        return pending == 0 && (policy == .ignore || unknown == 0) && counted > 0
-    }
-
     private func answer(
         query: WaitQuery, ips: [IPAddress], target: WaitTarget, verdicts: [String: NodeVerdict], started: Date, now: Date,
         timedOut: Bool
@@ -412,8 +417,9 @@ public struct Aggregation: Sendable {
         }
         let total = nodes.count
         let doneCount = total - verdicts.count
-        let counted = doneCount + pending.count + (policy == .block ? unknown.count : 0)
-        let done = Self.isDone(verdicts: verdicts, nodeCount: total, policy: policy)
+        let groups = GroupCounts(verdicts.values)
+        let counted = groups.counted(nodeCount: total, policy: policy)
+        let done = groups.isDone(nodeCount: total, policy: policy)
         let listings = ips.flatMap { index.listings(of: $0) }
         let live = listings.filter { $0.condition != .removed }
         let state: String =
@@ -505,9 +511,7 @@ public struct Aggregation: Sendable {
         guard newest != nil || nodes.values.contains(where: { $0.acks.keys.contains { $0.service == service } }) else { return nil }
         let reference = newest ?? nil
         var rows: [ServiceNode] = []
-        var pending = 0
-        var unknown = 0
-        var excluded = 0
+        var groups = GroupCounts()
         for node in nodes.values.sorted(by: { $0.name < $1.name }) {
             var states: [String: Int] = [:]
             var notConverged: [String] = []
@@ -525,14 +529,14 @@ public struct Aggregation: Sendable {
             switch reason?.group {
             case .unknown:
                 status = "unknown"
-                unknown += 1
+                groups.add(.unknown, 1)
             case .excluded:
                 status = "excluded"
-                excluded += 1
+                groups.add(.excluded, 1)
             default:
                 let behind = reference != nil && Self.watch(of: node, isAtLeast: reference) != true
                 status = notConverged.isEmpty && !behind ? "converged" : "pending"
-                if status == "pending" { pending += 1 }
+                if status == "pending" { groups.add(.pending, 1) }
                 if behind && notConverged.isEmpty { rowReason = .behind }
             }
             rows.append(
@@ -541,9 +545,10 @@ public struct Aggregation: Sendable {
                     lagSeconds: oldest.map { max(0, now.timeIntervalSince($0)) }))
         }
         let total = rows.count
+        let (pending, unknown, excluded) = (groups.pending, groups.unknown, groups.excluded)
         let done = total - pending - unknown - excluded
-        let counted = done + pending + (policy == .block ? unknown : 0)
-        let converged = pending == 0 && (policy == .ignore || unknown == 0) && counted > 0
+        let counted = groups.counted(nodeCount: total, policy: policy)
+        let converged = groups.isDone(nodeCount: total, policy: policy)
         var summary =
             converged
             ? "converged on \(counted) of \(counted) counted nodes"
