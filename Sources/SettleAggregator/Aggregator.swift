@@ -489,7 +489,8 @@ public actor Aggregator {
     // MARK: - Answering
 
     private func complete(_ ids: [Int]) {
-        for id in ids where waits[id]?.result == nil && waits[id] != nil { finish(id, timedOut: false) }
+        // `resolve` skips waits already answered or gone.
+        for id in ids { finish(id, timedOut: false) }
     }
 
     private func finish(_ id: Int, timedOut: Bool) {
