@@ -37,8 +37,12 @@ public struct RoutedServicePort: Hashable, Sendable, Codable, Comparable {
             namespace: String(service[..<slash]), name: String(service[service.index(after: slash)...]), port: port)
     }
 
-    /// Service, port name and protocol: the identity two snapshots are joined on.
-    public var identity: String { "\(service ?? "-")|\(port)|\(`protocol`.rawValue)" }
+    /// Service, port name and protocol: the identity two snapshots are joined on. A port without a
+    /// service name (a raw IPVS virtual server) is told apart by its frontends instead.
+    public var identity: String {
+        guard let service else { return "-|\(frontends.map(\.description).joined(separator: ","))|\(`protocol`.rawValue)" }
+        return "\(service)|\(port)|\(`protocol`.rawValue)"
+    }
 
     enum CodingKeys: String, CodingKey { case service, port, `protocol`, frontends, endpoints }
 
