@@ -2,11 +2,14 @@
 public struct AgentConfiguration: Sendable {
     /// Which dataplane to follow.
     public enum Mode: String, Sendable, CaseIterable {
-        /// nftables when kube-proxy's nftables tables exist, else iptables when its chains exist,
-        /// else nftables (whose events show the tables when kube-proxy creates them).
+        /// nftables when kube-proxy's nftables tables exist, else IPVS when kube-ipvs0 or virtual
+        /// servers exist, else iptables when its chains exist, else nftables (whose events show the
+        /// tables when kube-proxy creates them).
         case auto
         case nftables
         case iptables
+        /// Polled every ``AgentConfiguration/pollInterval``; virtual servers named from the Services.
+        case ipvs
     }
 
     /// The node this agent speaks for (kube-proxy's `--hostname-override` equivalent).
@@ -14,7 +17,7 @@ public struct AgentConfiguration: Sendable {
     public var mode: Mode = .auto
     /// Read the dataplane of this named network namespace instead of the agent's own (tests, the lab).
     public var netns: String?
-    /// How often modes without change events (iptables) are read.
+    /// How often modes without change events (iptables, IPVS) are read.
     public var pollInterval: Duration = .seconds(2)
     /// How often the nftables mirror is replaced by a full read, events or not.
     public var resyncInterval: Duration = .seconds(600)

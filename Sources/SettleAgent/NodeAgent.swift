@@ -28,6 +28,7 @@ public actor NodeAgent {
     private var listed: Set<String> = []
     private var dataplaneRead = false
     private var reportedWatchRestarts = 0
+    private var serviceNamesCache: IPVSServiceNames?
     /// The resourceVersion of the last EndpointSlice list, event or bookmark applied: how fresh
     /// this agent's view is.
     public private(set) var sliceResourceVersion: String?
@@ -70,7 +71,7 @@ public actor NodeAgent {
                     .run { await self.node($0) }
             }
             group.addTask {
-                for try await update in self.follower.updates() { await self.dataplane(update) }
+                for try await update in self.follower.updates(names: { await self.serviceNames() }) { await self.dataplane(update) }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -179,10 +180,21 @@ public actor NodeAgent {
         sink.heartbeat(watchResourceVersion: sliceResourceVersion)
     }
 
+    /// The Services' frontends, which name IPVS virtual servers; `nil` before the first Service
+    /// list. Built once per change of the desired state, at most once per poll.
+    func serviceNames() -> IPVSServiceNames? {
+        guard listed.contains("services") else { return nil }
+        if let serviceNamesCache { return serviceNamesCache }
+        let names = IPVSServiceNames(core.desired.servicePorts.map { (name: $0.name, protocol: $0.protocol, frontends: $0.frontends) })
+        serviceNamesCache = names
+        return names
+    }
+
     // MARK: - Evaluation
 
     private func applyDesired(_ events: [DesiredStateCache.Event], triggers: [String: Double] = [:]) {
         guard !events.isEmpty else { return }
+        serviceNamesCache = nil
         publish(core.applyDesired(events, triggers: triggers, now: ContinuousClock.now, wallNow: Date().timeIntervalSince1970))
     }
 

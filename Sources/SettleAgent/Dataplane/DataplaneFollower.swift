@@ -20,6 +20,40 @@ public protocol DataplaneFollower: Sendable {
     /// Runs until the consuming task is cancelled. Throws only when the dataplane cannot be read
     /// at all (no permission, no such namespace); transient failures are retried inside.
     func updates() -> AsyncThrowingStream<RoutedUpdate, any Error>
+    /// ``updates()`` for an agent that knows the Services: `names` gives their frontends (`nil`
+    /// before the first Service list). Dataplanes that carry no Service names (IPVS) name what
+    /// they route from it at every read; the others ignore it.
+    func updates(names: @escaping @Sendable () async -> IPVSServiceNames?) -> AsyncThrowingStream<RoutedUpdate, any Error>
+}
+
+extension DataplaneFollower {
+    public func updates(names: @escaping @Sendable () async -> IPVSServiceNames?) -> AsyncThrowingStream<RoutedUpdate, any Error> {
+        updates()
+    }
+}
+
+/// Follows kube-proxy's IPVS table by polling it (IPVS sends no change events). With the agent's
+/// Services (``updates(names:)``) the first read waits for the first Service list, so virtual
+/// servers are named from the start; each later read names them with the Services of that
+/// moment, so a Service that appears or changes renames its virtual servers at the next poll.
+public struct IPVSFollower: DataplaneFollower {
+    public let netns: String?
+    public let interval: Duration
+    public var mode: DataplaneMode { .ipvs }
+
+    public init(netns: String?, interval: Duration) {
+        self.netns = netns
+        self.interval = interval
+    }
+
+    public func updates() -> AsyncThrowingStream<RoutedUpdate, any Error> {
+        PollingFollower(reader: IPVSReader(netns: netns), interval: interval).updates()
+    }
+
+    public func updates(names: @escaping @Sendable () async -> IPVSServiceNames?) -> AsyncThrowingStream<RoutedUpdate, any Error> {
+        PollingFollower(reader: IPVSReader(netns: netns, names: names), interval: interval, startWhen: { await names() != nil })
+            .updates()
+    }
 }
 
 /// Follows a dataplane without change events (iptables, IPVS) by reading it every `interval`.
@@ -28,18 +62,25 @@ public protocol DataplaneFollower: Sendable {
 public struct PollingFollower: DataplaneFollower {
     public let reader: any DataplaneReader
     public let interval: Duration
+    /// Checked (every 20 ms) before the first read until it holds; `nil`: read at once.
+    public let startWhen: (@Sendable () async -> Bool)?
     public var mode: DataplaneMode { reader.mode }
 
-    public init(reader: any DataplaneReader, interval: Duration) {
+    public init(reader: any DataplaneReader, interval: Duration, startWhen: (@Sendable () async -> Bool)? = nil) {
         self.reader = reader
         self.interval = interval
+        self.startWhen = startWhen
     }
 
     public func updates() -> AsyncThrowingStream<RoutedUpdate, any Error> {
         let reader = reader
         let interval = interval
+        let startWhen = startWhen
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: RoutedUpdate.self, throwing: (any Error).self)
         let task = Task {
+                if let startWhen {
+                    while !Task.isCancelled, await !startWhen() { try? await Task.sleep(for: .milliseconds(20)) }
+                }
                 var previous: [String: RoutedServicePort]?
                 while !Task.isCancelled {
                     let started = ContinuousClock.now

@@ -16,9 +16,18 @@ public enum FollowerSelection {
             return (nftables(configuration, logger: logger), "mode nftables")
         case .iptables:
             return (PollingFollower(reader: IPTablesReader(netns: netns), interval: configuration.pollInterval), "mode iptables (polled)")
+        case .ipvs:
+            return (IPVSFollower(netns: netns, interval: configuration.pollInterval), "mode ipvs (polled)")
         case .auto:
             if try await NFTablesReader.probe(netns: netns) {
                 return (nftables(configuration, logger: logger), "mode auto: found kube-proxy's nftables tables")
+            }
+            // Before iptables: kube-proxy in IPVS mode keeps KUBE-SERVICES in iptables too (for its helper rules).
+            if let probe = try? await IPVSReader.probe(netns: netns), probe.available, probe.looksLikeKubeProxy {
+                return (
+                    IPVSFollower(netns: netns, interval: configuration.pollInterval),
+                    "mode auto: found kube-proxy's IPVS dataplane (\(probe.virtualServers) virtual servers\(probe.hasInterface ? ", \(IPVSReader.interfaceName)" : "")), polled"
+                )
             }
             if let backend = await IPTablesReader.detect(netns: netns) {
                 return (

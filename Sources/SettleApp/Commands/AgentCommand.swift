@@ -15,7 +15,7 @@ struct AgentCommand: AsyncParsableCommand {
         abstract: "Runs the node agent: follows this node's dataplane and publishes per-endpoint acknowledgements.",
         discussion: """
             The agent watches Services, EndpointSlices and its own Node as kube-proxy does, follows the \
-            node's kube-proxy rules (nftables through netlink change events; iptables by polling), and \
+            node's kube-proxy rules (nftables through netlink change events; iptables and IPVS by polling), and \
             serves, read-only:
               /healthz           liveness
               /readyz            200 once the first lists and the first dataplane read are done
@@ -33,7 +33,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "The node this agent speaks for. (default: $NODE_NAME)")
     var node: String?
 
-    @Option(help: "Dataplane to follow: auto, nftables or iptables.")
+    @Option(help: "Dataplane to follow: auto, nftables, iptables or ipvs.")
     var mode: AgentConfiguration.Mode = .auto
 
     @Option(help: "Read the dataplane of this named network namespace (ip netns) instead of the agent's own.")
@@ -44,7 +44,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Address and port the HTTP server listens on (port 0 picks one and logs it).")
     var listen: String = "0.0.0.0:\(SettleAgent.defaultPort)"
 
-    @Option(help: "How often modes without change events (iptables) are read.")
+    @Option(help: "How often modes without change events (iptables, IPVS) are read.")
     var pollInterval = DurationArgument("2s")
 
     @Option(help: "How often the nftables mirror is replaced by a full read.")

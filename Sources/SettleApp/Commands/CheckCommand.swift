@@ -41,7 +41,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: "Read inside the network namespace /var/run/netns/NAME (as created by `ip netns add`).")
     var netns: String?
 
-    @Option(help: "Which kube-proxy mode to read: auto, nftables or iptables.")
+    @Option(help: "Which kube-proxy mode to read: auto, nftables, iptables or ipvs (virtual servers are named from the Services in PATH).")
     var mode: ModeChoice = .auto
 
     @Option(help: "Output format: table or json.")
@@ -63,7 +63,8 @@ struct CheckCommand: AsyncParsableCommand {
             desired = try Self.desiredState(
                 from: from, node: node,
                 options: SelectionOptions(preferSameTrafficDistribution: preferSameTrafficDistribution))
-            let reader = try await DataplaneSelection.reader(mode: mode, netns: netns, via: .netlink)
+            let names = IPVSServiceNames(desired.map { (name: $0.name, protocol: $0.protocol, frontends: $0.frontends) })
+            let reader = try await DataplaneSelection.reader(mode: mode, netns: netns, via: .netlink, names: names)
             snapshot = try await reader.read()
             note = reader.note
         } catch let error as KubeLoadError {

@@ -20,7 +20,7 @@ struct DataplaneCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Which kube-proxy mode to read: auto, nftables or iptables. auto picks the one holding kube-proxy's rules and says which.")
+    @Option(help: "Which kube-proxy mode to read: auto, nftables, iptables or ipvs. auto picks the one holding kube-proxy's rules and says which. IPVS names no Services: its virtual servers are listed with service null.")
     var mode: ModeChoice = .auto
 
     @Option(help: "Read inside the network namespace /var/run/netns/NAME (as created by `ip netns add`).")
@@ -60,6 +60,7 @@ enum ModeChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
     case auto
     case nftables
     case iptables
+    case ipvs
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
