@@ -128,12 +128,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `settle lab`: a cluster of network namespaces, real kube-proxy rules, real agents and an aggregator.
+        .target(
+            name: "SettleLab",
+            dependencies: [
+                "SettleModel", "SettleKube", "SettleSelection", "SettleKubeProxyRules", "SettleAPIServer",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SettleApp",
             dependencies: [
                 "SettleModel", "SettleDataplane", "SettleDataplaneLinux", "SettleKubeProxyRules",
                 "SettleKube", "SettleSelection", "SettleConvergence", "SettleKubeClient", "SettleAPIServer", "SettleAgent",
-                "SettleAcks", "SettleAggregation", "SettleAggregator",
+                "SettleAcks", "SettleAggregation", "SettleAggregator", "SettleLab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -162,6 +171,7 @@ let package = Package(
         ),
         .testTarget(name: "SettleKubeProxyRulesTests", dependencies: ["SettleKubeProxyRules", "SettleModel", "SettleTestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "SettleLabTests", dependencies: ["SettleLab", "SettleModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SettleKubeTests", dependencies: ["SettleKube", "SettleModel"], swiftSettings: swiftSettings),
         .testTarget(name: "SettleConvergenceTests", dependencies: ["SettleConvergence", "SettleSelection", "SettleKube", "SettleModel"],
                     swiftSettings: swiftSettings),

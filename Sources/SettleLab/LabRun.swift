@@ -1,0 +1,334 @@
+public import Foundation
+import Logging
+import SettleAPIServer
+import SettleKube
+import SettleKubeProxyRules
+
+/// What a running lab reports as it goes, for a progress display.
+public enum LabEvent: Sendable {
+    /// A set-up or tear-down step.
+    case step(String)
+    /// Deletion `number` of `total` (all strategies) begins.
+    case deleting(strategy: String, number: Int, total: Int, pod: String)
+    /// While a deletion is under way: how many nodes have dropped the pod.
+    case waiting(dropped: Int, nodes: Int, elapsedMilliseconds: Int64)
+    /// A deletion is over.
+    case deleted(LabDeletion)
+}
+
+/// A whole lab: builds the cluster, runs the deletions, tears everything down, and reports.
+public struct LabRun: Sendable {
+    public let configuration: LabConfiguration
+    let onEvent: @Sendable (LabEvent) -> Void
+
+    public init(configuration: LabConfiguration, onEvent: @escaping @Sendable (LabEvent) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.onEvent = onEvent
+    }
+
+    /// Runs the lab. Every namespace and process it made is removed on every way out, cancellation
+    /// (Ctrl-C) included.
+    public func run() async throws -> LabReport {
+        if let problem = configuration.problem { throw LabError(problem) }
+        guard geteuid() == 0 else {
+            throw LabError("settle lab needs root: it creates network namespaces and loads nftables rules (try: sudo settle lab)")
+        }
+        for tool in [LabNetwork.ipTool, "/usr/sbin/nft"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw LabError("settle lab needs \(tool) (Debian packages iproute2 and nftables)")
+        }
+        let logs = configuration.output.appendingPathComponent("logs")
+        do {
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        } catch {
+            throw LabError("cannot create \(logs.path): \(error.localizedDescription)")
+        }
+        let stale = await LabNetwork.sweepStale()
+        if !stale.isEmpty { onEvent(.step("removed \(stale.count) namespaces left by an earlier lab that was killed")) }
+
+        let network = LabNetwork()
+        let children = LabChildren(logDirectory: logs, settle: configuration.settle)
+        var logger = Logger(label: "settle.lab.apiserver")
+        logger.logLevel = .critical
+        let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1)), logger: logger)
+        let cleanup = { @Sendable in
+            // A task of its own: the lab's task may be cancelled, and tear-down must still wait for processes.
+            await Task {
+                await children.stopAll()
+                await network.destroy()
+            }.value
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            do {
+                let apiPort = try await server.waitForPort()
+                let session = LabSession(
+                    configuration: configuration, network: network, children: children, state: server.state,
+                    apiURL: "http://127.0.0.1:\(apiPort)", onEvent: onEvent)
+                let report = try await session.run()
+                onEvent(.step("tearing down"))
+                await cleanup()
+                group.cancelAll()
+                return report
+            } catch {
+                onEvent(.step("tearing down"))
+                await cleanup()
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+}
+
+/// One lab's cluster while it runs.
+actor LabSession {
+    let configuration: LabConfiguration
+    let network: LabNetwork
+    let children: LabChildren
+    let state: APIServerState
+    let apiURL: String
+    let onEvent: @Sendable (LabEvent) -> Void
+
+    private var proxies: [LabKubeProxy] = []
+    private var nodeNames: [String] = []
+    private var pods: [(pod: LabPod, phase: LabPod.Phase, backend: LabChild)] = []
+    private var nextPod = 1
+    private var change = 0
+    private var aggregatorURL = ""
+    private var clients: [(node: String, child: LabChild)] = []
+
+    init(
+        configuration: LabConfiguration, network: LabNetwork, children: LabChildren, state: APIServerState, apiURL: String,
+        onEvent: @escaping @Sendable (LabEvent) -> Void
+    ) {
+        self.configuration = configuration
+        self.network = network
+        self.children = children
+        self.state = state
+        self.apiURL = apiURL
+        self.onEvent = onEvent
+    }
+
+    func run() async throws -> LabReport {
+        try await build()
+        let total = configuration.strategies.count * configuration.deletions
+        var deletions: [LabDeletion] = []
+        for strategy in configuration.strategies {
+            for _ in 0..<configuration.deletions {
+                try Task.checkCancellation()
+                let deletion = try await delete(strategy: strategy, number: deletions.count + 1, total: total)
+                deletions.append(deletion)
+                onEvent(.deleted(deletion))
+            }
+        }
+        // Connections started after the last SIGTERM still count for it.
+        try await Task.sleep(for: .seconds(1))
+        for client in clients { client.child.signal(SIGTERM) }
+        var attempts: [LabAttribution.Attempt] = []
+        for client in clients {
+            _ = await client.child.waitForExit(timeout: .seconds(3))
+            attempts += client.child.lines().compactMap { LabAttribution.Attempt(node: client.node, line: $0) }
+        }
+        let outside = LabAttribution.attribute(attempts, to: &deletions)
+        // Now the counts are in: the finished records carry them.
+        return LabReport(
+            nodes: nodeNames, straggler: configuration.stragglerNode, lag: configuration.lag.description, ratePerNode: configuration.rate,
+            deletions: deletions, failedOutside: outside)
+    }
+
+    // MARK: - Building
+
+    private func build() async throws {
+        let n = configuration.nodes
+        onEvent(.step("creating \(n) node and \(configuration.pods) pod namespaces on a bridge"))
+        try await network.create()
+        for i in 1...n {
+            try await network.addNode(i)
+            nodeNames.append("node-\(i)")
+        }
+        _ = try await state.create(LabCluster.service())
+        for i in 1...n { _ = try await state.create(LabCluster.node(nodeNames[i - 1], ip: LabNetwork.nodeIP(i))) }
+        for _ in 0..<configuration.pods { try await addPod() }
+        let slice = try await state.create(currentSlice())
+
+        onEvent(.step("programming each node's kube-proxy rules (nftables)"))
+        for i in 1...n {
+            let lag =
+                nodeNames[i - 1] == configuration.stragglerNode
+                ? LagDistribution(lower: configuration.straggler, upper: configuration.straggler) : configuration.lag
+            let proxy = LabKubeProxy(
+                node: nodeNames[i - 1], namespace: network.nodeNamespace(i), nodeIP: LabNetwork.nodeIP(i), lag: lag,
+                seed: configuration.seed &* 1000 &+ UInt64(i))
+            try await proxy.programNow(LabCluster.proxyPorts(service: LabCluster.service(), slice: slice, node: nodeNames[i - 1]))
+            proxies.append(proxy)
+        }
+
+        onEvent(.step("starting \(n) agents and the aggregator"))
+        var agentURLs: [String] = []
+        for i in 1...n {
+            let port = try LabPorts.free()
+            agentURLs.append("\(nodeNames[i - 1])=http://127.0.0.1:\(port)")
+            _ = try await children.start(
+                "agent-\(nodeNames[i - 1])",
+                [
+                    "agent", "--node", nodeNames[i - 1], "--netns", network.nodeNamespace(i), "--mode", "nftables", "--server", apiURL,
+                    "--listen", "127.0.0.1:\(port)",
+                ])
+        }
+        let aggregatorPort = try LabPorts.free()
+        aggregatorURL = "http://127.0.0.1:\(aggregatorPort)"
+        let aggregator = try await children.start(
+            "aggregator", ["aggregator", "--server", apiURL, "--listen", "127.0.0.1:\(aggregatorPort)"] + agentURLs.flatMap { ["--agent", $0] })
+
+        onEvent(.step("waiting until every node's agent reports every pod programmed"))
+        for pod in pods {
+            let wait = try await children.start(
+                "ready-\(pod.pod.name)", ["wait", "--ip", pod.pod.ip, "--for", "programmed", "--timeout", "90s", "--aggregator", aggregatorURL])
+            guard await wait.waitForExit(timeout: .seconds(100)) == 0 else {
+                throw LabError(
+                    "the cluster did not come up: \(pod.pod.ip) never reported programmed on every node\n\(wait.tail())\naggregator: \(aggregator.tail(3))")
+            }
+        }
+
+        onEvent(.step("starting each node's client (\(configuration.rate) new connections a second to \(LabCluster.clusterIP):\(LabCluster.port))"))
+        for i in 1...n {
+            let child = try await children.start(
+                "client-\(nodeNames[i - 1])",
+                [
+                    "lab-client", "--target", "\(LabCluster.clusterIP):\(LabCluster.port)", "--rate", "\(configuration.rate)",
+                    "--timeout", configuration.connectTimeout.labText,
+                ], in: network.nodeNamespace(i))
+            clients.append((nodeNames[i - 1], child))
+        }
+        for client in clients {
+            try await until("\(client.node)'s connections to the ClusterIP to succeed", timeout: .seconds(20), detail: { client.child.tail() }) {
+                client.child.lines().contains { $0.split(separator: " ").dropFirst().first == "ok" }
+            }
+        }
+    }
+
+    /// Creates the next pod: its namespace, its server; added to the slice as ready by the caller's next change.
+    private func addPod() async throws {
+        let pod = LabPod(index: nextPod, node: nodeNames[(nextPod - 1) % nodeNames.count])
+        nextPod += 1
+        try await network.addPod(pod.index)
+        let backend = try await children.start(
+            "backend-\(pod.name)", ["lab-backend", "--port", "\(LabCluster.targetPort)", "--name", pod.name], in: network.podNamespace(pod.index))
+        try await until("\(pod.name)'s server to listen", timeout: .seconds(10), detail: { backend.tail() }) {
+            backend.lines().contains { $0.hasPrefix("listening") }
+        }
+        pods.append((pod, .ready, backend))
+    }
+
+    private func currentSlice() -> V1EndpointSlice { LabCluster.slice(pods.map { ($0.pod, $0.phase) }) }
+
+    /// Writes the slice as the pods now are and hands every node's kube-proxy the result; returns the change's number.
+    private func publish() async throws -> Int {
+        var slice = try await state.get(V1EndpointSlice.self, namespace: LabCluster.namespace, name: LabCluster.sliceName)
+        slice.endpoints = currentSlice().endpoints
+        let stored = try await state.update(slice)
+        change += 1
+        for (proxy, node) in zip(proxies, nodeNames) {
+            await proxy.submit(change: change, ports: LabCluster.proxyPorts(service: LabCluster.service(), slice: stored, node: node))
+        }
+        return change
+    }
+
+    // MARK: - One deletion
+
+    private func delete(strategy: LabStrategy, number: Int, total: Int) async throws -> LabDeletion {
+        let victim = pods[0]
+        onEvent(.deleting(strategy: strategy.description, number: number, total: total, pod: victim.pod.name))
+        // A rolling update: the replacement is ready as the old pod starts terminating.
+        try await addPod()
+        pods[0].phase = .terminating
+        let deleted = LabClock.nowMilliseconds()
+        let dropChange = try await publish()
+        let progress = Task { [proxies] in
+            while !Task.isCancelled {
+                var dropped = 0
+                for proxy in proxies where await proxy.programming(of: dropChange) != nil { dropped += 1 }
+                onEvent(.waiting(dropped: dropped, nodes: proxies.count, elapsedMilliseconds: LabClock.nowMilliseconds() - deleted))
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        defer { progress.cancel() }
+
+        var waitStatus: Int32?
+        switch strategy {
+        case .none:
+            break
+        case .sleep(let duration):
+            try await Task.sleep(for: duration)
+        case .settle:
+            let hook = try await children.start(
+                "prestop-\(number)-\(victim.pod.name)",
+                [
+                    "wait", "--ip", victim.pod.ip, "--for", "drained", "--timeout", configuration.waitTimeout.labText, "--aggregator",
+                    aggregatorURL,
+                ])
+            waitStatus = await hook.waitForExit(timeout: configuration.waitTimeout + .seconds(10))
+            if waitStatus == nil { hook.signal(SIGKILL) }
+        }
+        let sigterm = LabClock.nowMilliseconds()
+        victim.backend.signal(SIGTERM)
+        if await victim.backend.waitForExit(timeout: .seconds(5)) == nil { victim.backend.signal(SIGKILL) }
+        progress.cancel()
+
+        // The pod is gone: the EndpointSlice controller removes its endpoint.
+        pods.removeFirst()
+        _ = try await publish()
+        try await until("every node's kube-proxy to catch up", timeout: .seconds(120), detail: { "" }) {
+            for proxy in self.proxies where await !proxy.isIdle { return false }
+            return true
+        }
+        for proxy in proxies {
+            if let failure = await proxy.failure { throw LabError(failure) }
+        }
+        await network.removePod(victim.pod.index)
+        await children.reap()
+
+        var nodes: [LabDeletion.NodeDrop] = []
+        for proxy in proxies {
+            guard let programming = await proxy.programming(of: dropChange) else { continue }
+            nodes.append(
+                .init(
+                    node: proxy.node, lagMilliseconds: programming.lag.milliseconds, started: programming.started,
+                    finished: programming.finished))
+        }
+        return LabDeletion(
+            strategy: strategy.description, pod: victim.pod.name, ip: victim.pod.ip, deleted: deleted, sigterm: sigterm, waitStatus: waitStatus,
+            nodes: nodes)
+    }
+
+    /// Polls `condition` until it holds; throws naming `what` (and `detail`) after `timeout`.
+    private func until(
+        _ what: String, timeout: Duration, detail: () -> String, _ condition: () async -> Bool
+    ) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !(await condition()) {
+            guard ContinuousClock.now < deadline else {
+                let more = detail()
+                throw LabError("timed out after \(timeout) waiting for \(what)" + (more.isEmpty ? "" : ":\n\(more)"))
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+/// Free loopback TCP ports for the lab's agents and aggregator.
+enum LabPorts {
+    static func free() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw LabError("cannot open a socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { throw LabError("cannot find a free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
