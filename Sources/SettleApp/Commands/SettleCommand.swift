@@ -14,7 +14,7 @@ public struct SettleCommand: AsyncParsableCommand {
         version: SettleVersion.current,
         subcommands: [
             DataplaneCommand.self, DesiredCommand.self, CheckCommand.self, AgentCommand.self, AggregatorCommand.self, BenchCommand.self,
-            WaitCommand.self, DrainSidecarCommand.self, StatusCommand.self,
+            WaitCommand.self, DrainSidecarCommand.self, StatusCommand.self, LabCommand.self, LabBackendCommand.self, LabClientCommand.self,
         ]
     )
 
