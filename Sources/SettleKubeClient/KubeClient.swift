@@ -92,10 +92,18 @@ public final class KubeClient: Sendable {
 
     // MARK: HTTP
 
-    private func execute(path: String, query: [(String, String)]) async throws -> HTTPClientResponse {
+    /// One request; any 2xx answer is returned, anything else thrown as ``KubeClientError`` (410 as `gone`).
+    func execute(
+        method: HTTPMethod = .GET, path: String, query: [(String, String)], body: (contentType: String, bytes: Data)? = nil
+    ) async throws -> HTTPClientResponse {
         var request = HTTPClientRequest(url: configuration.server + path + Self.encode(query))
+        request.method = method
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "User-Agent", value: "settle/0 (list-watch)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: body.contentType)
+            request.body = .bytes(ByteBuffer(bytes: body.bytes))
+        }
         switch configuration.credentials {
         case .none: break
         case .bearerToken(let token): request.headers.add(name: "Authorization", value: "Bearer \(token)")
@@ -104,7 +112,7 @@ public final class KubeClient: Sendable {
         }
         let response = try await httpClient.execute(
             request, deadline: .now() + configuration.requestTimeout.timeAmount, logger: logger)
-        guard response.status == .ok else {
+        guard (200..<300).contains(response.status.code) else {
             let body = try? await response.body.collect(upTo: 1 << 20)
             let status = body.flatMap { try? JSONDecoder().decode(KubeStatus.self, from: Data($0.readableBytesView)) }
             if response.status.code == 410 { throw KubeClientError.gone(status) }
