@@ -16,13 +16,17 @@ public struct APIServerConfiguration: Sendable {
     public var acceptedBearerTokens: Set<String>?
     /// Upper bound on a hang fault.
     public var hangLimit: Duration
+    /// A small EndpointSlice controller (off by default): when a pod is written, it leaves the slices of every
+    /// Service whose selector no longer matches it (or once it is deleted), and joins a slice of a Service that
+    /// matches it again. Only pod writes trigger it, so slices a test writes by hand stay as written.
+    public var endpointSliceController: Bool
 
     /// Loopback, an ephemeral port, the default resources, 1000 changes of history, bookmarks every minute.
     public init(
         host: String = "127.0.0.1", port: Int = 0, resources: [APIResource] = APIResource.defaults,
         historyLimit: Int = 1000, bookmarkInterval: Duration = .seconds(60),
         goneMode: APIServerState.GoneMode = .errorEvent, acceptedBearerTokens: Set<String>? = nil,
-        hangLimit: Duration = .seconds(300)
+        hangLimit: Duration = .seconds(300), endpointSliceController: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -32,5 +36,6 @@ public struct APIServerConfiguration: Sendable {
         self.goneMode = goneMode
         self.acceptedBearerTokens = acceptedBearerTokens
         self.hangLimit = hangLimit
+        self.endpointSliceController = endpointSliceController
     }
 }

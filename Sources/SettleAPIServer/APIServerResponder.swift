@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
 
-/// Answers every HTTP request of the stand-in: auth, faults, discovery, then list/watch/get/create/update/delete.
+/// Answers every HTTP request of the stand-in: auth, faults, discovery, then list/watch/get/create/update/patch/delete.
 ///
 /// One responder rather than a router because Kubernetes paths are regular but deep, and the same
 /// collection path serves both LIST and WATCH depending on the query.
@@ -111,8 +111,19 @@ struct APIServerResponder: HTTPResponder {
             case .put:
                 let object = try await Self.body(request)
                 return Self.json(try await state.update(json: object, in: resource, checkResourceVersion: true))
+            case .patch:
+                let patch = try await Self.body(request, allowArray: true)
+                return Self.json(
+                    try await state.patch(
+                        in: resource, namespace: namespace, name: objectName, patch: patch,
+                        contentType: request.headers[.contentType]))
             case .delete:
-                return Self.json(try await state.delete(in: resource, namespace: namespace, name: objectName))
+                var options = try await Self.optionalBody(request)
+                if let grace = recorded.query["gracePeriodSeconds"].flatMap({ Int64($0) }) {
+                    if options == nil { options = .object([:]) }
+                    options?["gracePeriodSeconds"] = .int(grace)
+                }
+                return Self.json(try await state.delete(in: resource, namespace: namespace, name: objectName, options: options))
             default:
                 throw .badRequest("method \(request.method) not allowed on an object")
             }
@@ -224,13 +235,25 @@ struct APIServerResponder: HTTPResponder {
         }
     }
 
-    private static func body(_ request: Request) async throws(StoreError) -> JSONValue {
+    /// The request's JSON body: an object (or, with `allowArray`, an array: a JSON patch).
+    private static func body(_ request: Request, allowArray: Bool = false) async throws(StoreError) -> JSONValue {
+        guard let value = try await optionalBody(request) else { throw .badRequest("request body is empty; a JSON object is needed") }
+        switch value {
+        case .object: return value
+        case .array where allowArray: return value
+        default: throw .badRequest("request body is not a JSON object")
+        }
+    }
+
+    /// The request's JSON body, or nil when it has none (a DELETE without `DeleteOptions`).
+    private static func optionalBody(_ request: Request) async throws(StoreError) -> JSONValue? {
         var request = request
         do {
             let buffer = try await request.collectBody(upTo: 8 << 20)
+            if buffer.readableBytes == 0 { return nil }
             return try JSONValue.decode(Data(buffer.readableBytesView))
         } catch {
-            throw .badRequest("request body is not a JSON object: \(error)")
+            throw .badRequest("request body is not JSON: \(error)")
         }
     }
 

@@ -41,6 +41,9 @@ public actor APIServerState {
     public var acceptedBearerTokens: Set<String>?
     /// Upper bound on a ``Fault/Action/hang``, so a forgotten hang cannot keep a test process alive.
     public var hangLimit: Duration
+    /// Whether pod writes move the pod in and out of its Services' EndpointSlices (``syncSlices(forPodIn:named:)``).
+    public private(set) var endpointSliceController: Bool
+    private var deletionLog: [Deletion] = []
 
     init(configuration: APIServerConfiguration) {
         store = ResourceStore(historyLimit: configuration.historyLimit)
@@ -49,6 +52,7 @@ public actor APIServerState {
         bookmarkInterval = configuration.bookmarkInterval
         acceptedBearerTokens = configuration.acceptedBearerTokens
         hangLimit = configuration.hangLimit
+        endpointSliceController = configuration.endpointSliceController
         broadcastRevision = store.resourceVersion
     }
 
@@ -85,6 +89,7 @@ public actor APIServerState {
     @discardableResult
     public func create(json: JSONValue, in resource: APIResource) throws(StoreError) -> JSONValue {
         let object = try store.create(registered(resource), json, now: Date())
+        if resource.id == APIResource.pods.id { syncSlices(for: object) }
         broadcast()
         return object
     }
@@ -104,17 +109,64 @@ public actor APIServerState {
     @discardableResult
     public func update(json: JSONValue, in resource: APIResource, checkResourceVersion: Bool) throws(StoreError) -> JSONValue {
         let object = try store.update(registered(resource), json, checkResourceVersion: checkResourceVersion)
+        if resource.id == APIResource.pods.id { syncSlices(for: object) }
         broadcast()
         return object
     }
 
-    /// Deletes an object.
+    /// Deletes an object. `options` is a `DeleteOptions` body: its `preconditions` (uid, resourceVersion) must
+    /// hold (409 otherwise) and its `gracePeriodSeconds` is recorded in ``deletions``. The stand-in has no
+    /// kubelet, so a pod goes at once whatever its grace period.
     @discardableResult
-    public func delete(in resource: APIResource, namespace: String?, name: String) throws(StoreError) -> JSONValue {
-        let object = try store.delete(registered(resource), namespace: namespace, name: name)
+    public func delete(in resource: APIResource, namespace: String?, name: String, options: JSONValue? = nil) throws(StoreError)
+        -> JSONValue
+    {
+        let resource = registered(resource)
+        if let current = store.get(resource, namespace: namespace, name: name) {
+            for field in ["uid", "resourceVersion"] {
+                guard let wanted = options?.string(atPath: "preconditions.\(field)") else { continue }
+                let actual = current.string(atPath: "metadata.\(field)") ?? ""
+                guard wanted == actual else {
+                    throw .preconditionFailed("Precondition failed: \(field) in precondition: \(wanted), \(field) in object meta: \(actual)")
+                }
+            }
+        }
+        let object = try store.delete(resource, namespace: namespace, name: name)
+        let grace = options?["gracePeriodSeconds"]?.intValue.map(Int.init)
+        deletionLog.append(Deletion(resource: resource.resource, namespace: namespace, name: name, gracePeriodSeconds: grace))
+        if resource.id == APIResource.pods.id { syncSlices(forPodIn: namespace ?? "default", named: name) }
         broadcast()
         return object
     }
+
+    /// Applies a PATCH of the given `Content-Type` (merge, strategic merge or JSON patch) to one object.
+    ///
+    /// A patch that sets `metadata.resourceVersion` succeeds only if the object is still at that version (409
+    /// otherwise), as on a real server; a patch may not change the object's name or namespace.
+    @discardableResult
+    public func patch(in resource: APIResource, namespace: String?, name: String, patch: JSONValue, contentType: String?)
+        throws(StoreError) -> JSONValue
+    {
+        let resource = registered(resource)
+        let format = try Patch.format(contentType: contentType)
+        let current = try get(resource, namespace: namespace, name: name)
+        let patched = try Patch.apply(patch, as: format, to: current)
+        guard patched.string(atPath: "metadata.name") == name,
+            !resource.namespaced || patched.string(atPath: "metadata.namespace") == current.string(atPath: "metadata.namespace")
+        else {
+            throw .badRequest("a patch may not change metadata.name or metadata.namespace")
+        }
+        let object = try store.update(resource, patched, checkResourceVersion: true)
+        if resource.id == APIResource.pods.id { syncSlices(forPodIn: namespace ?? "default", named: name) }
+        broadcast()
+        return object
+    }
+
+    /// Every deletion so far, oldest first, with the grace period it asked for.
+    public var deletions: [Deletion] { deletionLog }
+
+    /// Turns the small EndpointSlice controller on or off (see ``APIServerConfiguration/endpointSliceController``).
+    public func setEndpointSliceController(_ enabled: Bool) { endpointSliceController = enabled }
 
     /// Drops the whole change history: watches from any earlier RV (and old continue tokens) get 410.
     public func compact() {
@@ -277,6 +329,30 @@ public actor APIServerState {
             "kind": .string(resource.kind), "apiVersion": .string(resource.groupVersion),
             "metadata": .object(["resourceVersion": .string(String(store.resourceVersion)), "creationTimestamp": .null]),
         ])
+    }
+
+    // MARK: EndpointSlice controller
+
+    /// Runs the EndpointSlice controller for a pod just written (when it is on).
+    private func syncSlices(for pod: JSONValue) {
+        guard let name = pod.string(atPath: "metadata.name") else { return }
+        syncSlices(forPodIn: pod.string(atPath: "metadata.namespace") ?? "default", named: name)
+    }
+
+    /// Moves the pod out of (or into) its Services' slices after a write, each slice written with a new
+    /// generation and resourceVersion; the caller broadcasts. Does nothing unless the controller is on.
+    private func syncSlices(forPodIn namespace: String, named name: String) {
+        guard endpointSliceController else { return }
+        let pods = registered(.pods), services = registered(.services), slices = registered(.endpointSlices)
+        func all(_ resource: APIResource) -> [JSONValue] {
+            store.list(WatchFilter(resource: resource, namespace: namespace, labelSelector: .everything, fieldSelector: .everything))
+        }
+        let changes = EndpointSliceController.changes(
+            pod: store.get(pods, namespace: namespace, name: name), namespace: namespace, name: name,
+            services: all(services), slices: all(slices))
+        for slice in changes {
+            _ = try? store.update(slices, slice, checkResourceVersion: false)
+        }
     }
 
     /// Hands changes not yet broadcast to every watcher that selects them (none after a no-op update).

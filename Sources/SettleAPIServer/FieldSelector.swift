@@ -34,6 +34,11 @@ public struct FieldSelector: Hashable, Sendable {
         }
     }
 
+    /// Selects every object.
+    public static let everything = FieldSelector(requirements: [])
+
+    private init(requirements: [Requirement]) { self.requirements = requirements }
+
     /// Whether the object is selected. A missing field compares as the empty string.
     public func matches(_ object: JSONValue) -> Bool {
         requirements.allSatisfy { requirement in

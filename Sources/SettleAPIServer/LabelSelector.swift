@@ -29,6 +29,11 @@ public struct LabelSelector: Hashable, Sendable {
         }
     }
 
+    /// Selects every object.
+    public static let everything = LabelSelector(requirements: [])
+
+    private init(requirements: [Requirement]) { self.requirements = requirements }
+
     /// Whether an object with these labels is selected.
     public func matches(_ labels: [String: String]) -> Bool {
         requirements.allSatisfy { requirement in
