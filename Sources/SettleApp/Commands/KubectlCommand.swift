@@ -6,7 +6,7 @@ import Foundation
 struct KubectlCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kubectl settle",
-        abstract: "Settle's kubectl plugin: node health and waits, from the Settle aggregator.",
+        abstract: "Settle's kubectl plugin: node health, waits and drains, from the Settle aggregator.",
         discussion: """
             Install: link the settle binary as kubectl-settle somewhere on PATH, e.g.
               ln -s "$(command -v settle)" /usr/local/bin/kubectl-settle
@@ -18,7 +18,7 @@ struct KubectlCommand: AsyncParsableCommand {
             in settle-system.
             """,
         version: SettleVersion.current,
-        subcommands: [StatusCommand.self, WaitCommand.self]
+        subcommands: [StatusCommand.self, WaitCommand.self, DrainCommand.self]
     )
 }
 

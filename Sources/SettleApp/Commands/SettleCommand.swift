@@ -15,6 +15,7 @@ public struct SettleCommand: AsyncParsableCommand {
         subcommands: [
             DataplaneCommand.self, DesiredCommand.self, CheckCommand.self, AgentCommand.self, AggregatorCommand.self, BenchCommand.self,
             WaitCommand.self, DrainSidecarCommand.self, StatusCommand.self, LabCommand.self, LabBackendCommand.self, LabClientCommand.self,
+            DrainCommand.self,
         ]
     )
 
