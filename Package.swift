@@ -204,7 +204,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SettleAppTests",
-            dependencies: ["SettleApp", "SettleAggregation", "SettleAcks", "SettleAPIServer", "SettleKube", "SettleModel",
+            dependencies: ["SettleApp", "SettleLab", "SettleAggregation", "SettleAcks", "SettleAPIServer", "SettleKube", "SettleModel",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "Logging", package: "swift-log"),
