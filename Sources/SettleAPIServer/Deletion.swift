@@ -6,4 +6,11 @@ public struct Deletion: Hashable, Sendable {
     public var name: String
     /// `gracePeriodSeconds` of the request's `DeleteOptions`; nil when it sent none (the object's own applies).
     public var gracePeriodSeconds: Int?
+
+    public init(resource: String, namespace: String?, name: String, gracePeriodSeconds: Int?) {
+        self.resource = resource
+        self.namespace = namespace
+        self.name = name
+        self.gracePeriodSeconds = gracePeriodSeconds
+    }
 }
