@@ -61,6 +61,7 @@ public enum IPVSMessageDecoder {
         public static let firewallMark: UInt16 = 5
         public static let scheduler: UInt16 = 6
         public static let flags: UInt16 = 7
+        public static let timeout: UInt16 = 8
     }
 
     /// `IPVS_DEST_ATTR_*`
@@ -93,13 +94,15 @@ public enum IPVSMessageDecoder {
         guard let family = nested.integer(a.family, as: UInt16.self) else { throw Skipped("IPVS service message without an address family") }
         guard family == afInet || family == afInet6 else { throw Skipped("IPVS service of address family \(family) skipped") }
         let scheduler = nested[a.scheduler].map(cString) ?? ""
+        // `struct ip_vs_flags { u32 flags; u32 mask; }`
         let flags = nested[a.flags].flatMap { $0.count == 8 ? $0.loadUnaligned(as: UInt32.self) : nil } ?? 0
+        let timeout = nested.integer(a.timeout, as: UInt32.self) ?? 0
         if let mark = nested.integer(a.firewallMark, as: UInt32.self), mark != 0 {
             // Address and port are not set for a firewall-mark service; the protocol may not be either.
             return IPVSVirtualServer(
                 protocol: nested.integer(a.protocol, as: UInt16.self).flatMap { L4Protocol(number: UInt8(truncatingIfNeeded: $0)) } ?? .tcp,
                 address: family == afInet ? .v4(0) : .v6(high: 0, low: 0), port: 0, firewallMark: mark,
-                scheduler: scheduler, flags: flags)
+                scheduler: scheduler, flags: flags, timeout: timeout)
         }
         guard let number = nested.integer(a.protocol, as: UInt16.self) else { throw Skipped("IPVS service message without a protocol") }
         guard number <= UInt8.max, let proto = L4Protocol(number: UInt8(number)) else {
@@ -110,7 +113,8 @@ public enum IPVSMessageDecoder {
             throw Skipped("IPVS service \(proto.rawValue) \(address) without a port")
         }
         return IPVSVirtualServer(
-            protocol: proto, address: address, port: Int(UInt16(bigEndian: port)), scheduler: scheduler, flags: flags)
+            protocol: proto, address: address, port: Int(UInt16(bigEndian: port)), scheduler: scheduler, flags: flags,
+            timeout: timeout)
     }
 
     /// One `IPVS_CMD_GET_DEST` reply: its nested `IPVS_CMD_ATTR_DEST`. `serviceFamily` is used when

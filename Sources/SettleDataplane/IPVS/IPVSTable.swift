@@ -12,13 +12,15 @@ public struct IPVSVirtualServer: Hashable, Sendable {
     /// `IPVS_SVC_ATTR_FWMARK`; non-zero for a firewall-mark service (address and port then unused).
     public var firewallMark: UInt32
     public var scheduler: String
-    /// `IPVS_SVC_FLAG_*` (0x1 persistent: ClientIP affinity).
+    /// `IP_VS_SVC_F_*` (0x1 persistent: ClientIP affinity).
     public var flags: UInt32
+    /// The persistence timeout in seconds (kube-proxy: the Service's ClientIP affinity timeout).
+    public var timeout: UInt32
     public var destinations: [IPVSDestination]
 
     public init(
         protocol: L4Protocol, address: IPAddress, port: Int, firewallMark: UInt32 = 0, scheduler: String = "rr",
-        flags: UInt32 = 0, destinations: [IPVSDestination] = []
+        flags: UInt32 = 0, timeout: UInt32 = 0, destinations: [IPVSDestination] = []
     ) {
         self.protocol = `protocol`
         self.address = address
@@ -26,6 +28,7 @@ public struct IPVSVirtualServer: Hashable, Sendable {
         self.firewallMark = firewallMark
         self.scheduler = scheduler
         self.flags = flags
+        self.timeout = timeout
         self.destinations = destinations
     }
 

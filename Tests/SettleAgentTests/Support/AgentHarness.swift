@@ -6,6 +6,7 @@ import NIOHTTP1
 import SettleAPIServer
 import SettleAgent
 import SettleConvergence
+import SettleDataplane
 import SettleDataplaneLinux
 import SettleKube
 import SettleKubeClient
@@ -79,6 +80,9 @@ final class AgentHarness: Sendable {
         case nftables(NFTablesRuleWriter.Layout)
         /// iptables through the nft backend; the agent polls it.
         case iptables
+        /// IPVS (a kernel with ip_vs: the VM tests), programmed with `ipvsadm` as kube-proxy does:
+        /// the ClusterIP on `kube-ipvs0`, one virtual server, a real server per endpoint; the agent polls it.
+        case ipvs
     }
 
     /// What the node's kube-proxy last programmed, so the next change can be a partial sync.
@@ -131,6 +135,11 @@ final class AgentHarness: Sendable {
         switch dataplane {
         case .nftables: try ns.nft(writer.transaction(for: WebCluster.proxyPorts(routedIPs)))
         case .iptables: try restoreIPTables(ns, routedIPs)
+        case .ipvs:
+            try ns.exec("/usr/sbin/ip", ["link", "add", "kube-ipvs0", "type", "dummy"])
+            try ns.exec("/usr/sbin/ip", ["addr", "add", "172.30.0.10/32", "dev", "kube-ipvs0"])
+            try ns.exec("ipvsadm", ["-A", "-t", "172.30.0.10:80", "-s", "rr"])
+            for ip in routedIPs { try ns.exec("ipvsadm", ["-a", "-t", "172.30.0.10:80", "-r", "\(ip):8080", "-m", "-w", "1"]) }
         }
 
         let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1)), logger: quietLogger)
@@ -143,7 +152,11 @@ final class AgentHarness: Sendable {
             let apiPort = try await server.waitForPort()
 
             var configuration = AgentConfiguration(nodeName: WebCluster.node)
-            if case .iptables = dataplane { configuration.mode = .iptables } else { configuration.mode = .nftables }
+            switch dataplane {
+            case .nftables: configuration.mode = .nftables
+            case .iptables: configuration.mode = .iptables
+            case .ipvs: configuration.mode = .ipvs
+            }
             configuration.netns = ns.name
             configuration.pollInterval = .milliseconds(100)
             configuration.tickInterval = .milliseconds(100)
@@ -193,6 +206,17 @@ final class AgentHarness: Sendable {
             try Self.restoreIPTables(ns, ips)
             return
         }
+        if case .ipvs = dataplane {
+            // kube-proxy's graceful termination of a TCP real server with connections: weight 0
+            // first (no new connections); deletion once its connections are gone (``ipvsDelete(_:)``).
+            for ip in ips where !old.contains(ip) {
+                try ns.exec("ipvsadm", ["-a", "-t", "172.30.0.10:80", "-r", "\(ip):8080", "-m", "-w", "1"])
+            }
+            for ip in old where !ips.contains(ip) {
+                try ns.exec("ipvsadm", ["-e", "-t", "172.30.0.10:80", "-r", "\(ip):8080", "-m", "-w", "0"])
+            }
+            return
+        }
         let sync = writer.partialSync(from: WebCluster.proxyPorts(old), to: WebCluster.proxyPorts(ips))
         try ns.nft(sync.update)
         if let cleanup = sync.cleanup { try ns.nft(cleanup) }
@@ -208,8 +232,16 @@ final class AgentHarness: Sendable {
         switch dataplane {
         case .nftables: routed = try await NFTablesReader(netns: ns.name).read()
         case .iptables: routed = try await IPTablesReader(netns: ns.name, backend: .nft).read()
+        case .ipvs:
+            let names = IPVSServiceNames(desired.map { (name: $0.name, protocol: $0.protocol, frontends: $0.frontends) })
+            routed = try await IPVSReader(netns: ns.name, fixedNames: names).read()
         }
         return Convergence.evaluate(desired: desired, routed: routed)
+    }
+
+    /// Deletes a real server (kube-proxy does once a weight-0 server has no connections left).
+    func ipvsDelete(_ ip: String) throws {
+        try ns.exec("ipvsadm", ["-d", "-t", "172.30.0.10:80", "-r", "\(ip):8080"])
     }
 
     /// kube-proxy's iptables rules for `ips`, loaded whole with `iptables-nft-restore` (IPv4 only).
