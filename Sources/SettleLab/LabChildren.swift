@@ -74,7 +74,18 @@ actor LabChildren {
                 try LabChild(name: name, executable: settle, arguments: arguments, log: log)
             }
         children.append(child)
+        record(child)
         return child
+    }
+
+    /// Appends `PID NAME` to `logs/processes.txt`: what the lab started, for whoever has to find it.
+    private func record(_ child: LabChild) {
+        let url = logDirectory.appendingPathComponent("processes.txt")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        guard let handle = try? FileHandle(forWritingTo: url) else { return }
+        defer { try? handle.close() }
+        _ = try? handle.seekToEnd()
+        try? handle.write(contentsOf: Data("\(child.pid) \(child.name)\n".utf8))
     }
 
     /// Forgets children that have exited (short-lived preStop hooks, terminated backends).

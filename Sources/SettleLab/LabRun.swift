@@ -194,7 +194,7 @@ actor LabSession {
             let child = try await children.start(
                 "client-\(nodeNames[i - 1])",
                 [
-                    "lab-client", "--target", "\(LabCluster.clusterIP):\(LabCluster.port)", "--rate", "\(configuration.rate)",
+                    "lab-client", "--lab", network.prefix, "--target", "\(LabCluster.clusterIP):\(LabCluster.port)", "--rate", "\(configuration.rate)",
                     "--timeout", configuration.connectTimeout.labText,
                 ], in: network.nodeNamespace(i))
             clients.append((nodeNames[i - 1], child))
@@ -212,7 +212,7 @@ actor LabSession {
         nextPod += 1
         try await network.addPod(pod.index)
         let backend = try await children.start(
-            "backend-\(pod.name)", ["lab-backend", "--port", "\(LabCluster.targetPort)", "--name", pod.name], in: network.podNamespace(pod.index))
+            "backend-\(pod.name)", ["lab-backend", "--lab", network.prefix, "--port", "\(LabCluster.targetPort)", "--name", pod.name], in: network.podNamespace(pod.index))
         try await until("\(pod.name)'s server to listen", timeout: .seconds(10), detail: { backend.tail() }) {
             backend.lines().contains { $0.hasPrefix("listening") }
         }

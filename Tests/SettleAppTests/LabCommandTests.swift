@@ -6,13 +6,18 @@ import Testing
 /// `settle wait`, real connections. Serialized: each lab is a dozen processes on a 2-core machine.
 @Suite(.serialized) struct LabCommandTests {
     /// Every namespace and process a lab with child `pid` made is gone.
-    static func expectNothingLeft(pid: Int32) throws {
+    static func expectNothingLeft(pid: Int32, out: URL) throws {
         let namespaces = try String(decoding: Self.output("/usr/sbin/ip", ["netns", "list"]), as: UTF8.self)
         #expect(!namespaces.contains("sl\(pid)-"), "namespaces left: \(namespaces)")
-        // Agents name their namespace on the command line; backends and clients run `settle lab-…`.
+        // Agents name their namespace on the command line; backends and clients their lab (`--lab sl<pid>`).
         let processes = try String(decoding: Self.output("/usr/bin/ps", ["-eo", "pid,args"]), as: UTF8.self)
-            .split(separator: "\n").filter { $0.contains("sl\(pid)-") || $0.contains("lab-client") || $0.contains("lab-backend") }
+            .split(separator: "\n").filter { $0.contains("sl\(pid)-") || $0.contains("--lab sl\(pid) ") }
         #expect(processes.isEmpty, "processes left: \(processes)")
+        // And by the lab's own record of what it started.
+        let started = try String(contentsOf: out.appendingPathComponent("logs/processes.txt"), encoding: .utf8).split(separator: "\n")
+        #expect(started.count >= 4)
+        let alive = started.filter { line in Int32(line.split(separator: " ")[0]).map { kill($0, 0) == 0 } ?? true }
+        #expect(alive.isEmpty, "still running: \(alive)")
     }
 
     static func output(_ tool: String, _ arguments: [String]) throws -> Data {
@@ -44,7 +49,7 @@ import Testing
         ])
         let result = try await lab.finish(timeout: .seconds(240))
         #expect(result.status == 0, "stderr: \(result.stderr)\nstdout: \(result.stdout)")
-        try Self.expectNothingLeft(pid: lab.process.processIdentifier)
+        try Self.expectNothingLeft(pid: lab.process.processIdentifier, out: out)
 
         let report = try JSONDecoder().decode(LabReport.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
         #expect(report.nodes == ["node-1", "node-2", "node-3"])
@@ -85,7 +90,7 @@ import Testing
         let result = try await lab.finish(timeout: .seconds(60))
         #expect(result.status == 130, "stderr: \(result.stderr)")
         #expect(result.stderr.contains("interrupted"))
-        try Self.expectNothingLeft(pid: lab.process.processIdentifier)
+        try Self.expectNothingLeft(pid: lab.process.processIdentifier, out: out)
     }
 
     @Test func badSettingsAreUsageErrors() async throws {

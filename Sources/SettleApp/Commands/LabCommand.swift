@@ -227,6 +227,7 @@ struct LabBackendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab-backend", abstract: "A lab pod's server (started by settle lab).", shouldDisplay: false)
 
+    @Option(help: "The lab this process belongs to (for ps and pkill; not used otherwise).") var lab: String?
     @Option var port = 8080
     @Option var name: String
 
@@ -238,6 +239,7 @@ struct LabClientCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab-client", abstract: "A lab node's client (started by settle lab).", shouldDisplay: false)
 
+    @Option(help: "The lab this process belongs to (for ps and pkill; not used otherwise).") var lab: String?
     @Option(help: "HOST:PORT (IPv4).") var target: String
     @Option var rate = 50
     @Option var timeout = DurationArgument("1s")
