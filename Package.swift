@@ -132,7 +132,7 @@ let package = Package(
         .target(
             name: "SettleLab",
             dependencies: [
-                "SettleModel", "SettleKube", "SettleSelection", "SettleKubeProxyRules", "SettleAPIServer",
+                "SettleModel", "SettleKube", "SettleSelection", "SettleKubeProxyRules", "SettleAPIServer", "SettleKubeClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

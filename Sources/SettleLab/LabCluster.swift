@@ -34,7 +34,16 @@ enum LabCluster {
             metadata: ObjectMeta(name: serviceName, namespace: namespace),
             spec: .init(
                 type: .clusterIP, clusterIP: clusterIP, clusterIPs: [clusterIP], ipFamilies: ["IPv4"],
-                ports: [.init(name: "http", protocol: .tcp, port: port, targetPort: .int(targetPort))]))
+                ports: [.init(name: "http", protocol: .tcp, port: port, targetPort: .int(targetPort))], selector: selector))
+    }
+
+    static let selector = ["app": "web"]
+
+    /// The pod's API object: labelled into the Service, running on its node with its IP.
+    static func pod(_ pod: LabPod) -> V1Pod {
+        V1Pod(
+            metadata: ObjectMeta(name: pod.name, namespace: namespace, labels: selector),
+            spec: .init(nodeName: pod.node), status: .init(phase: "Running", podIP: pod.ip, podIPs: [.init(ip: pod.ip)]))
     }
 
     static func node(_ name: String, ip: String) -> V1Node {

@@ -2,20 +2,34 @@ import SettleKubeProxyRules
 import SettleModel
 
 /// One node's "kube-proxy": programs the node namespace's nftables with the rule writer, the way
-/// kube-proxy's partial sync does, each change after a lag drawn for that node and change.
+/// kube-proxy's partial sync does, each change it is handed after a lag drawn for that node and
+/// change.
 ///
-/// Changes are programmed in the order they were made (a later change never lands before an
-/// earlier one), and each programming is timed: this is the ground truth the lab checks Settle
-/// against.
+/// Changes are programmed in the order they were seen (a later change never lands before an
+/// earlier one), and each programming is timed with the endpoints it routed: this is the ground
+/// truth the lab checks Settle against.
 actor LabKubeProxy {
-    /// When one change was programmed on this node (wall-clock milliseconds).
+    /// One programming of the node's rules (wall-clock milliseconds).
     struct Programming: Sendable, Hashable {
-        var change: Int
+        /// The slice's resourceVersion it came from.
+        var version: String
+        /// When the change reached this kube-proxy.
+        var seen: Int64
         var lag: Duration
         /// `nft -f` started: the kernel had not yet changed.
         var started: Int64
         /// The `nft -f` that changed routing returned: the kernel had changed (a little earlier).
         var finished: Int64
+        /// The endpoint IPs routed after it.
+        var routed: Set<String>
+    }
+
+    private struct Pending {
+        var version: String
+        var seen: Int64
+        var due: Int64
+        var lag: Duration
+        var ports: [ProxyServicePort]
     }
 
     let node: String
@@ -24,10 +38,12 @@ actor LabKubeProxy {
     private let lag: LagDistribution
     private var random: SplitMix64
     private var programmed: [ProxyServicePort] = []
-    private var queue: [(change: Int, due: Int64, lag: Duration, ports: [ProxyServicePort])] = []
+    /// The last ports handed over: a change that leaves them as they are is no change for this node.
+    private var latest: [ProxyServicePort] = []
+    private var queue: [Pending] = []
     private var lastDue: Int64 = 0
     private var worker: Task<Void, Never>?
-    private(set) var history: [Int: Programming] = [:]
+    private(set) var history: [Programming] = []
     private(set) var failure: String?
 
     init(node: String, namespace: String, nodeIP: String, lag: LagDistribution, seed: UInt64) {
@@ -42,21 +58,30 @@ actor LabKubeProxy {
     func programNow(_ ports: [ProxyServicePort]) async throws {
         try await LabNetwork.exec(in: namespace, "nft", ["-f", "-"], input: writer.transaction(for: ports))
         programmed = ports
+        latest = ports
     }
 
-    /// Queues change `change` (the whole desired state for the node after it), programmed after this node's lag.
-    func submit(change: Int, ports: [ProxyServicePort]) {
+    /// Hands over the node's whole desired state after the slice at `version`; it is programmed
+    /// after this node's lag, unless it changes nothing for the node.
+    func submit(version: String, ports: [ProxyServicePort]) {
+        guard ports != latest else { return }
+        latest = ports
+        let now = LabClock.nowMilliseconds()
         let lag = lag.sample(using: &random)
-        let due = max(LabClock.nowMilliseconds() + lag.milliseconds, lastDue)
+        let due = max(now + lag.milliseconds, lastDue)
         lastDue = due
-        queue.append((change, due, lag, ports))
+        queue.append(Pending(version: version, seen: now, due: due, lag: lag, ports: ports))
         if worker == nil { worker = Task { await self.drain() } }
     }
 
-    /// Whether every submitted change has been programmed.
+    /// Whether every change handed over has been programmed.
     var isIdle: Bool { queue.isEmpty && worker == nil }
 
-    func programming(of change: Int) -> Programming? { history[change] }
+    /// The first programming of a change seen at or after `time` that no longer routes to `ip`:
+    /// when this node dropped the endpoint.
+    func drop(of ip: String, seenSince time: Int64) -> Programming? {
+        history.first { $0.seen >= time && !$0.routed.contains(ip) }
+    }
 
     private func drain() async {
         while let next = queue.first {
@@ -71,9 +96,11 @@ actor LabKubeProxy {
                 // Chains no longer jumped to go a transaction later, as in kube-proxy; routing changed above.
                 if let cleanup = sync.cleanup { try await LabNetwork.exec(in: namespace, "nft", ["-f", "-"], input: cleanup) }
             } catch {
-                failure = "\(node): programming change \(next.change) failed: \(error)"
+                failure = "\(node): programming the slice at resourceVersion \(next.version) failed: \(error)"
             }
-            history[next.change] = Programming(change: next.change, lag: next.lag, started: started, finished: finished)
+            let routed = Set(next.ports.flatMap { $0.clusterEndpoints.map(\.ip.description) })
+            history.append(
+                Programming(version: next.version, seen: next.seen, lag: next.lag, started: started, finished: finished, routed: routed))
             programmed = next.ports
             queue.removeFirst()
         }

@@ -54,12 +54,16 @@ public enum LabStrategy: Sendable, Hashable, CustomStringConvertible {
     case sleep(Duration)
     /// `settle wait --ip POD_IP`: SIGTERM once every node has dropped the endpoint.
     case settle
+    /// `settle drain pod/NAME`: the pod is relabelled out of the Service, and deleted (SIGTERM)
+    /// once every node has dropped it.
+    case drain
 
     /// `none`, `sleep:5`, `sleep:500ms`, `settle`; `nil` for anything else.
     public init?(_ text: String) {
         switch text {
         case "none": self = .none
         case "settle": self = .settle
+        case "drain": self = .drain
         default:
             guard text.hasPrefix("sleep:"), let duration = DurationText.parse(text.dropFirst(6), maximumSeconds: 3600) else { return nil }
             self = .sleep(duration)
@@ -70,6 +74,7 @@ public enum LabStrategy: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .none: "none"
         case .settle: "settle"
+        case .drain: "drain"
         case .sleep(let duration): "sleep:\(duration.labText)"
         }
     }

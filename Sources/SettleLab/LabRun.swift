@@ -2,6 +2,7 @@ public import Foundation
 import Logging
 import SettleAPIServer
 import SettleKube
+import SettleKubeClient
 import SettleKubeProxyRules
 
 /// What a running lab reports as it goes, for a progress display.
@@ -49,7 +50,8 @@ public struct LabRun: Sendable {
         let children = LabChildren(logDirectory: logs, settle: configuration.settle)
         var logger = Logger(label: "settle.lab.apiserver")
         logger.logLevel = .critical
-        let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1)), logger: logger)
+        // The EndpointSlice controller moves a relabelled pod out of the slice (strategy `drain`).
+        let server = APIServer(configuration: APIServerConfiguration(bookmarkInterval: .seconds(1), endpointSliceController: true), logger: logger)
         let cleanup = { @Sendable in
             // A task of its own: the lab's task may be cancelled, and tear-down must still wait for processes.
             await Task {
@@ -59,18 +61,22 @@ public struct LabRun: Sendable {
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
+            var session: LabSession?
             do {
                 let apiPort = try await server.waitForPort()
-                let session = LabSession(
+                let running = try LabSession(
                     configuration: configuration, network: network, children: children, state: server.state,
                     apiURL: "http://127.0.0.1:\(apiPort)", onEvent: onEvent)
-                let report = try await session.run()
+                session = running
+                let report = try await running.run()
                 onEvent(.step("tearing down"))
+                await running.stop()
                 await cleanup()
                 group.cancelAll()
                 return report
             } catch {
                 onEvent(.step("tearing down"))
+                await session?.stop()
                 await cleanup()
                 group.cancelAll()
                 throw error
@@ -92,20 +98,36 @@ actor LabSession {
     private var nodeNames: [String] = []
     private var pods: [(pod: LabPod, phase: LabPod.Phase, backend: LabChild)] = []
     private var nextPod = 1
-    private var change = 0
     private var aggregatorURL = ""
     private var clients: [(node: String, child: LabChild)] = []
+    /// The lab's kube-proxies watch the slice through the API, as kube-proxies do.
+    private let client: KubeClient
+    private var follower: Task<Void, Never>?
+    /// The slice's resourceVersion the kube-proxies were last handed.
+    private var observedVersion: String?
 
     init(
         configuration: LabConfiguration, network: LabNetwork, children: LabChildren, state: APIServerState, apiURL: String,
         onEvent: @escaping @Sendable (LabEvent) -> Void
-    ) {
+    ) throws {
         self.configuration = configuration
         self.network = network
         self.children = children
         self.state = state
         self.apiURL = apiURL
         self.onEvent = onEvent
+        var logger = Logger(label: "settle.lab.kube-proxy")
+        logger.logLevel = .critical
+        client = try KubeClient(configuration: KubeClientConfiguration(server: apiURL), logger: logger)
+    }
+
+    /// Stops following the API and closes the client (which must be closed before it goes).
+    func stop() async {
+        follower?.cancel()
+        await follower?.value
+        follower = nil
+        let client = client
+        await Task { try? await client.shutdown() }.value
     }
 
     func run() async throws -> LabReport {
@@ -161,6 +183,11 @@ actor LabSession {
             try await proxy.programNow(LabCluster.proxyPorts(service: LabCluster.service(), slice: slice, node: nodeNames[i - 1]))
             proxies.append(proxy)
         }
+        var logger = Logger(label: "settle.lab.kube-proxy")
+        logger.logLevel = .critical
+        let reflector = Reflector<V1EndpointSlice>(
+            client: client, selection: ResourceSelection(namespace: LabCluster.namespace), logger: logger)
+        follower = Task.detached { [self] in await reflector.run { event in await self.observe(event) } }
 
         onEvent(.step("starting \(n) agents and the aggregator"))
         var agentURLs: [String] = []
@@ -206,7 +233,7 @@ actor LabSession {
         }
     }
 
-    /// Creates the next pod: its namespace, its server; added to the slice as ready by the caller's next change.
+    /// Creates the next pod: its namespace, its server, its API object; it is in the slice as ready.
     private func addPod() async throws {
         let pod = LabPod(index: nextPod, node: nodeNames[(nextPod - 1) % nodeNames.count])
         nextPod += 1
@@ -217,20 +244,45 @@ actor LabSession {
             backend.lines().contains { $0.hasPrefix("listening") }
         }
         pods.append((pod, .ready, backend))
+        // Listening first: the slice controller makes a running pod an endpoint at once.
+        _ = try await state.create(LabCluster.pod(pod))
     }
 
     private func currentSlice() -> V1EndpointSlice { LabCluster.slice(pods.map { ($0.pod, $0.phase) }) }
 
-    /// Writes the slice as the pods now are and hands every node's kube-proxy the result; returns the change's number.
-    private func publish() async throws -> Int {
+    /// Writes the slice as the pods now are (as the EndpointSlice controller would).
+    private func publish() async throws {
         var slice = try await state.get(V1EndpointSlice.self, namespace: LabCluster.namespace, name: LabCluster.sliceName)
         slice.endpoints = currentSlice().endpoints
-        let stored = try await state.update(slice)
-        change += 1
-        for (proxy, node) in zip(proxies, nodeNames) {
-            await proxy.submit(change: change, ports: LabCluster.proxyPorts(service: LabCluster.service(), slice: stored, node: node))
+        _ = try await state.update(slice)
+    }
+
+    /// A slice event from the watch: every node's kube-proxy gets its desired state after it.
+    private func observe(_ event: ReflectorEvent<V1EndpointSlice>) async {
+        let slice: V1EndpointSlice
+        switch event {
+        case .replaced(let slices, _):
+            guard let found = slices.first(where: { $0.metadata.name == LabCluster.sliceName }) else { return }
+            slice = found
+        case .added(let changed), .modified(let changed):
+            guard changed.metadata.name == LabCluster.sliceName else { return }
+            slice = changed
+        case .deleted, .bookmark:
+            return
         }
-        return change
+        let version = slice.metadata.resourceVersion ?? ""
+        for (proxy, node) in zip(proxies, nodeNames) {
+            await proxy.submit(version: version, ports: LabCluster.proxyPorts(service: LabCluster.service(), slice: slice, node: node))
+        }
+        observedVersion = version
+    }
+
+    /// Whether every kube-proxy has programmed the slice as the API now holds it.
+    private func caughtUp() async throws -> Bool {
+        let current = try await state.get(V1EndpointSlice.self, namespace: LabCluster.namespace, name: LabCluster.sliceName)
+        guard current.metadata.resourceVersion == observedVersion else { return false }
+        for proxy in proxies where await !proxy.isIdle { return false }
+        return true
     }
 
     // MARK: - One deletion
@@ -240,13 +292,16 @@ actor LabSession {
         onEvent(.deleting(strategy: strategy.description, number: number, total: total, pod: victim.pod.name))
         // A rolling update: the replacement is ready as the old pod starts terminating.
         try await addPod()
-        pods[0].phase = .terminating
         let deleted = LabClock.nowMilliseconds()
-        let dropChange = try await publish()
+        if strategy != .drain {
+            pods[0].phase = .terminating
+            try await publish()
+        }
+        let victimIP = victim.pod.ip
         let progress = Task { [proxies] in
             while !Task.isCancelled {
                 var dropped = 0
-                for proxy in proxies where await proxy.programming(of: dropChange) != nil { dropped += 1 }
+                for proxy in proxies where await proxy.drop(of: victimIP, seenSince: deleted) != nil { dropped += 1 }
                 onEvent(.waiting(dropped: dropped, nodes: proxies.count, elapsedMilliseconds: LabClock.nowMilliseconds() - deleted))
                 try? await Task.sleep(for: .milliseconds(200))
             }
@@ -268,6 +323,16 @@ actor LabSession {
                 ])
             waitStatus = await hook.waitForExit(timeout: configuration.waitTimeout + .seconds(10))
             if waitStatus == nil { hook.signal(SIGKILL) }
+        case .drain:
+            // Relabels the pod out of the Service (the slice controller drops it), waits, deletes it.
+            let drain = try await children.start(
+                "drain-\(number)-\(victim.pod.name)",
+                [
+                    "drain", "pod/\(victim.pod.name)", "--namespace", LabCluster.namespace, "--server", apiURL, "--aggregator", aggregatorURL,
+                    "--timeout", configuration.waitTimeout.labText, "--grace-period", "0",
+                ])
+            waitStatus = await drain.waitForExit(timeout: configuration.waitTimeout + .seconds(10))
+            if waitStatus == nil { drain.signal(SIGKILL) }
         }
         let sigterm = LabClock.nowMilliseconds()
         victim.backend.signal(SIGTERM)
@@ -276,10 +341,10 @@ actor LabSession {
 
         // The pod is gone: the EndpointSlice controller removes its endpoint.
         pods.removeFirst()
-        _ = try await publish()
+        _ = try? await state.delete(V1Pod.self, namespace: LabCluster.namespace, name: victim.pod.name)
+        try await publish()
         try await until("every node's kube-proxy to catch up", timeout: .seconds(120), detail: { "" }) {
-            for proxy in self.proxies where await !proxy.isIdle { return false }
-            return true
+            (try? await self.caughtUp()) ?? false
         }
         for proxy in proxies {
             if let failure = await proxy.failure { throw LabError(failure) }
@@ -289,7 +354,7 @@ actor LabSession {
 
         var nodes: [LabDeletion.NodeDrop] = []
         for proxy in proxies {
-            guard let programming = await proxy.programming(of: dropChange) else { continue }
+            guard let programming = await proxy.drop(of: victimIP, seenSince: deleted) else { continue }
             nodes.append(
                 .init(
                     node: proxy.node, lagMilliseconds: programming.lag.milliseconds, started: programming.started,

@@ -36,16 +36,16 @@ import Testing
         FileManager.default.temporaryDirectory.appendingPathComponent("settle-lab-test-\(UUID().uuidString)")
     }
 
-    /// The claim, small: with lags of 0–1 s and a 2 s straggler, `settle` loses nothing and
-    /// never sends SIGTERM before a node has dropped the pod; `sleep:1` loses connections on the
-    /// straggler; `none` loses connections.
+    /// The claim, small: with lags of 0–1 s and a 2 s straggler, `settle` (and `drain`)
+    /// loses nothing and never sends SIGTERM before a node has dropped the pod; `sleep:1` loses
+    /// connections on the straggler; `none` loses connections.
     @Test(.enabled(if: geteuid() == 0, "needs root: network namespaces"))
     func strategiesCompared() async throws {
         let out = Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: out) }
         let lab = try SettleProcess([
             "lab", "--nodes", "3", "--pods", "2", "--lag", "0-1s", "--straggler", "2s", "--strategy", "none", "--strategy", "sleep:1",
-            "--strategy", "settle", "--deletions", "1", "--rate", "50", "--out", out.path,
+            "--strategy", "settle", "--strategy", "drain", "--deletions", "1", "--rate", "50", "--out", out.path,
         ])
         let result = try await lab.finish(timeout: .seconds(240))
         #expect(result.status == 0, "stderr: \(result.stderr)\nstdout: \(result.stdout)")
@@ -55,13 +55,18 @@ import Testing
         #expect(report.nodes == ["node-1", "node-2", "node-3"])
         #expect(report.straggler == "node-3")
         #expect(report.failedOutside == 0)
-        #expect(report.strategies.map(\.strategy) == ["none", "sleep:1s", "settle"])
+        #expect(report.strategies.map(\.strategy) == ["none", "sleep:1s", "settle", "drain"])
         let byName = Dictionary(uniqueKeysWithValues: report.strategies.map { ($0.strategy, $0) })
         let settle = try #require(byName["settle"])
         #expect(settle.failed == 0)
         #expect(settle.early == 0)
         #expect(settle.connections > 0)
         #expect(settle.delayMax >= 2000, "the straggler's 2 s lag bounds settle's delay from below")
+        // settle drain: relabelled out of the Service, waited for, deleted; the same guarantee.
+        let drain = try #require(byName["drain"])
+        #expect(drain.failed == 0)
+        #expect(drain.early == 0)
+        #expect(drain.delayMax >= 2000)
         let sleep = try #require(byName["sleep:1s"])
         #expect((sleep.failedByNode["node-3"] ?? 0) > 0, "sleep:1 against a 2 s straggler loses connections there")
         let none = try #require(byName["none"])
@@ -69,7 +74,7 @@ import Testing
         #expect(none.early == 1)
         for deletion in report.deletions {
             #expect(deletion.nodes.count == 3)
-            #expect(deletion.waitStatus == (deletion.strategy == "settle" ? 0 : nil))
+            #expect(deletion.waitStatus == (["settle", "drain"].contains(deletion.strategy) ? 0 : nil))
         }
         for file in ["report.md", "timeline.svg", "logs/aggregator.log", "logs/agent-node-1.log"] {
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "\(file)")

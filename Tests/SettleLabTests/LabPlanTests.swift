@@ -35,6 +35,7 @@ import Testing
     @Test func strategies() {
         #expect(LabStrategy("none") == LabStrategy.none)
         #expect(LabStrategy("settle") == .settle)
+        #expect(LabStrategy("drain") == .drain)
         #expect(LabStrategy("sleep:5") == .sleep(.seconds(5)))
         #expect(LabStrategy("sleep:500ms") == .sleep(.milliseconds(500)))
         for bad in ["", "sleep", "sleep:", "sleep:x", "Settle", "wait"] { #expect(LabStrategy(bad) == nil, "\(bad)") }

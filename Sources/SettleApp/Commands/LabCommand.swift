@@ -35,6 +35,8 @@ struct LabCommand: AsyncParsableCommand {
               sleep:S    `sleep S`, today's common practice (e.g. sleep:5)
               settle     `settle wait --ip POD_IP`: SIGTERM once every node has
                          dropped the pod
+              drain      `settle drain pod/NAME`: relabel the pod out of the
+                         Service, wait for every node, then delete it (SIGTERM)
             Writes report.md, summary.json, timeline.svg and every process's log
             to --out. Needs root. Everything it creates is removed on exit, on
             error and on Ctrl-C.
@@ -58,7 +60,7 @@ struct LabCommand: AsyncParsableCommand {
     @Option(help: "The last node's kube-proxy lag (a straggler); 0 for none.")
     var straggler = DurationArgument("6s")
 
-    @Option(name: .customLong("strategy"), help: ArgumentHelp("A preStop strategy: none, sleep:S or settle (repeatable).", valueName: "strategy"))
+    @Option(name: .customLong("strategy"), help: ArgumentHelp("A strategy: none, sleep:S, settle or drain (repeatable). (default: none, sleep:5, settle)", valueName: "strategy"))
     var strategies: [LabStrategy] = []
 
     @Option(help: "Pods deleted per strategy.")
