@@ -165,7 +165,7 @@ public enum LabAttribution {
     }
 }
 
-enum LabStatistics {
+public enum LabStatistics {
     /// The nearest-rank percentile of sorted `values` (0 when empty).
     static func percentile(_ sorted: [Int64], _ fraction: Double) -> Int64 {
         guard !sorted.isEmpty else { return 0 }
@@ -173,8 +173,8 @@ enum LabStatistics {
         return sorted[min(max(rank, 1), sorted.count) - 1]
     }
 
-    /// `6.07 s`.
-    static func seconds(_ milliseconds: Int64) -> String {
+    /// `6.07 s` (milliseconds, rounded half up to hundredths).
+    public static func seconds(_ milliseconds: Int64) -> String {
         let sign = milliseconds < 0 ? "-" : ""
         let value = abs(milliseconds)
         let hundredths = (value + 5) / 10

@@ -176,7 +176,7 @@ struct LabCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    static func seconds(_ milliseconds: Int64) -> String { String(format: "%.2f s", Double(milliseconds) / 1000) }
+    static func seconds(_ milliseconds: Int64) -> String { LabStatistics.seconds(milliseconds) }
 
     /// This binary, so that the lab's processes run the same build.
     static func ownExecutable() -> String {
