@@ -60,7 +60,7 @@ struct Drainer: Sendable {
         let outcome = await waitForDrain(timeout: timeout)
         switch outcome {
         case .done(let answer):
-            step("drained: \(answer.summary)\(WaitReport.uncounted(answer))")
+            step("drained on every counted node: \(answer.summary)\(WaitReport.uncounted(answer))")
         case .notAnEndpoint(let why):
             step("drained: the aggregator lists no endpoint of the pod (\(why)), so no node routes new connections to it")
         case .timedOut(let answer, let note):
@@ -89,7 +89,7 @@ struct Drainer: Sendable {
     func undo() async throws(DrainFailure) -> Int32 {
         let pod = try await readPod(missing: "nothing to undo (deleted already?)")
         guard let record = DrainRecord.read(from: pod) else {
-            throw DrainFailure(message: "\(podText) carries no settle drain record (annotation \(DrainRecord.annotation)): nothing to undo")
+            throw DrainFailure(message: "\(podText) carries no readable settle drain record (annotation \(DrainRecord.annotation)): nothing to undo")
         }
         let labels = pod.metadata.labels ?? [:]
         let changed = record.labels.filter { labels[$0.key] != $0.value.to }.sorted { $0.key < $1.key }
