@@ -75,6 +75,8 @@ struct APIServerResponder: HTTPResponder {
                 throw .notFound(resource: "groupversion", name: groupVersion)
             }
             return Self.json(document)
+        case .collection(TokenReviews.groupVersion, nil, TokenReviews.resource, false) where request.method == .post:
+            return Self.json(try TokenReviews.review(try await Self.body(request), identities: await state.tokenIdentities), status: 201)
         case .collection(let groupVersion, let namespace, let name, let legacyWatch):
             guard let resource = await state.resource(groupVersion: groupVersion, name: name) else {
                 throw .notFound(resource: "resource", name: name)

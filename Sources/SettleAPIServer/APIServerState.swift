@@ -44,6 +44,8 @@ public actor APIServerState {
     /// Whether pod writes move the pod in and out of its Services' EndpointSlices (``syncSlices(forPodIn:named:)``).
     public private(set) var endpointSliceController: Bool
     private var deletionLog: [Deletion] = []
+    /// The tokens the TokenReview API knows.
+    private(set) var tokenIdentities: [String: TokenIdentity] = [:]
 
     init(configuration: APIServerConfiguration) {
         store = ResourceStore(historyLimit: configuration.historyLimit)
@@ -184,6 +186,9 @@ public actor APIServerState {
     public func setBookmarkInterval(_ interval: Duration) { bookmarkInterval = interval }
     /// Changes which bearer tokens are accepted (nil: no authentication), e.g. to simulate rotation.
     public func setAcceptedBearerTokens(_ tokens: Set<String>?) { acceptedBearerTokens = tokens }
+
+    /// The bearer tokens `POST …/tokenreviews` authenticates, and whose they are.
+    public func setTokenIdentities(_ identities: [String: TokenIdentity]) { tokenIdentities = identities }
 
     /// Queues a fault for the next request it targets.
     public func inject(_ fault: Fault) { faults.append(fault) }

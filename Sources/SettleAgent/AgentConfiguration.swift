@@ -29,6 +29,9 @@ public struct AgentConfiguration: Sendable {
     /// How often retention is applied and heartbeats are sent.
     public var tickInterval: Duration = .seconds(1)
 
+    /// Who may read the ack stream and state (TokenReview); `nil`: anyone who can connect.
+    public var streamAuthentication: StreamAuthenticator.Configuration?
+
     public init(nodeName: String) {
         self.nodeName = nodeName
     }

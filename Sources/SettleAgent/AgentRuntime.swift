@@ -26,7 +26,9 @@ public struct AgentRuntime: Sendable {
         self.metrics = metrics
         var httpLogger = logger
         httpLogger[metadataKey: "component"] = "http"
-        self.http = AgentHTTPServer(configuration: http, provider: agent, hub: hub, metrics: metrics, logger: httpLogger)
+        let authenticator = configuration.streamAuthentication.map { StreamAuthenticator(configuration: $0, reviewer: client) }
+        self.http = AgentHTTPServer(
+            configuration: http, provider: agent, hub: hub, metrics: metrics, authenticator: authenticator, logger: httpLogger)
     }
 
     /// Runs both until cancelled (or, inside a service group, until a graceful shutdown).

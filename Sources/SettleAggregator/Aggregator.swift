@@ -388,6 +388,7 @@ public actor Aggregator {
         let http = http
         let configuration = configuration
         let arrivals = arrivals
+        let tokenFile = configuration.agentTokenFile.map(BearerTokenFile.init(path:))
         let task = Task { [weak self] in
             var delay = configuration.reconnectInitial
             while !Task.isCancelled {
@@ -400,6 +401,7 @@ public actor Aggregator {
                 do {
                     var request = HTTPClientRequest(url: target)
                     request.headers.add(name: "Accept", value: "application/x-ndjson")
+                    if let tokenFile { request.headers.add(name: "Authorization", value: "Bearer \(try tokenFile.token())") }
                     let response = try await http.execute(request, timeout: .hours(24 * 365))
                     guard response.status == .ok else {
                         throw StreamFailure.http(Int(response.status.code))

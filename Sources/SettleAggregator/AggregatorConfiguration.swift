@@ -26,6 +26,10 @@ public struct AggregatorConfiguration: Sendable {
     public var reconnectInitial: Duration
     public var reconnectMaximum: Duration
 
+    /// A file holding the bearer token presented to agents (a projected service-account token,
+    /// re-read on every connection as kubelet rotates it); `nil`: none.
+    public var agentTokenFile: String?
+
     public init(
         staticAgents: [String: String] = [:], agentNamespace: String? = nil,
         agentSelector: String = "app.kubernetes.io/name=settle-agent", agentPort: Int = 9467, watchNodes: Bool = true,

@@ -6,15 +6,15 @@ import Synchronization
 /// Read on every request: a file read is far cheaper than a request, and it means a rotated token is used
 /// by the very next request. If a read fails or finds an empty file (caught mid-rewrite), the last good
 /// token is used.
-final class BearerTokenFile: Sendable {
-    let path: String
+public final class BearerTokenFile: Sendable {
+    public let path: String
     private let lastGood = Mutex<String?>(nil)
 
-    init(path: String) {
+    public init(path: String) {
         self.path = path
     }
 
-    func token() throws(KubeClientError) -> String {
+    public func token() throws(KubeClientError) -> String {
         let read = FileManager.default.contents(atPath: path)
             .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
         if let read, !read.isEmpty {

@@ -39,11 +39,14 @@ public actor AckStreamClient {
 
     public init() {}
 
-    /// Starts reading `url` (`http://agent:9467/v1/acks`) with `client`; returns at once.
-    public func start(url: String, client: HTTPClient) {
+    /// Starts reading `url` (`http://agent:9467/v1/acks`) with `client`, presenting `token` when
+    /// given (an agent with `--stream-auth tokenreview`); returns at once.
+    public func start(url: String, client: HTTPClient, token: String? = nil) {
         task = Task {
             do {
-                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .hours(24 * 365))
+                var request = HTTPClientRequest(url: url)
+                if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+                let response = try await client.execute(request, timeout: .hours(24 * 365))
                 guard response.status == .ok else {
                     self.end("HTTP \(response.status.code)")
                     return

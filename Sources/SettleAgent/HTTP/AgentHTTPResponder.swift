@@ -26,6 +26,8 @@ struct AgentHTTPResponder: HTTPResponder {
     let metrics: AgentMetrics
     let streams: StreamLimiter
     let stop: StopSignal
+    /// When set, `/v1/acks` and `/v1/state` need an allowed bearer token; probes and metrics never do.
+    let authenticator: StreamAuthenticator?
 
     /// Prometheus text exposition format 0.0.4.
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -43,6 +45,22 @@ struct AgentHTTPResponder: HTTPResponder {
         }
         if let query = request.uri.query, query.utf8.count > configuration.maxQueryBytes {
             return Self.error(.uriTooLong, "query string longer than \(configuration.maxQueryBytes) bytes")
+        }
+        if let authenticator, path.hasPrefix("/v1/") {
+            switch await authenticator.decide(authorization: request.headers[.authorization]) {
+            case .allowed:
+                break
+            case .unauthenticated(let reason):
+                var response = Self.error(.unauthorized, reason)
+                response.headers[.wwwAuthenticate] = "Bearer"
+                return response
+            case .forbidden(let user):
+                return Self.error(.forbidden, "\(user.isEmpty ? "this token's user" : user) may not read this agent (allowed: \(authenticator.configuration.allowedUsers.sorted().joined(separator: ", ")))")
+            case .unavailable(let reason):
+                var response = Self.error(.serviceUnavailable, reason)
+                response.headers[.retryAfter] = "1"
+                return response
+            }
         }
         switch path {
         case "/healthz":

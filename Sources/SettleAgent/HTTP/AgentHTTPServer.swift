@@ -45,11 +45,14 @@ public struct AgentHTTPServer: Service {
     private let metrics: AgentMetrics
     private let logger: Logger
     private let runtime: Runtime
+    private let authenticator: StreamAuthenticator?
 
+    /// `authenticator`: who may read `/v1/acks` and `/v1/state` (nil: anyone who can connect).
     public init(
         configuration: Configuration = .init(), provider: any AgentStateProvider, hub: AckHub, metrics: AgentMetrics,
-        logger: Logger = Logger(label: "settle.agent.http")
+        authenticator: StreamAuthenticator? = nil, logger: Logger = Logger(label: "settle.agent.http")
     ) {
+        self.authenticator = authenticator
         self.configuration = configuration
         self.provider = provider
         self.hub = hub
@@ -65,7 +68,7 @@ public struct AgentHTTPServer: Service {
         let responder = AgentHTTPResponder(
             configuration: configuration, provider: provider, hub: hub, metrics: metrics,
             streams: StreamLimiter(limit: configuration.maxStreamClients, metrics: metrics),
-            stop: runtime.stop)
+            stop: runtime.stop, authenticator: authenticator)
         let app = Application(
             responder: responder,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),

@@ -62,6 +62,15 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Most /v1/acks streams served at once; more get 429.")
     var maxStreamClients: Int = 64
 
+    @Option(help: "Who may read /v1/acks and /v1/state: tokenreview (a bearer token the API server authenticates for --stream-audience, of a --stream-user), none (anyone who can connect), or auto (tokenreview in a cluster, none elsewhere).")
+    var streamAuth: StreamAuthChoice = .auto
+
+    @Option(help: "The audience the readers' tokens must be issued for (the aggregator's projected token).")
+    var streamAudience = StreamAuthenticator.defaultAudience
+
+    @Option(name: .customLong("stream-user"), help: ArgumentHelp("A user allowed to read the stream (repeatable). (default: \(StreamAuthenticator.defaultUser))", valueName: "user"))
+    var streamUsers: [String] = []
+
     @Option(help: "Log format: json or text.")
     var logFormat: LogFormat = .json
 
@@ -93,6 +102,11 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.receiveBufferBytes = receiveBuffer
         configuration.retention = retention.duration
         configuration.tickInterval = min(heartbeat.duration, .seconds(1))
+        let inCluster = environment["KUBERNETES_SERVICE_HOST"] != nil
+        if streamAuth == .tokenreview || (streamAuth == .auto && inCluster) {
+            configuration.streamAuthentication = .init(
+                audience: streamAudience, allowedUsers: Set(streamUsers.isEmpty ? [StreamAuthenticator.defaultUser] : streamUsers))
+        }
 
         let clientConfiguration = try api.clientConfiguration(environment: environment)
         let (follower, note): (any DataplaneFollower, String)
@@ -101,7 +115,12 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw Terminal.failure("\(error)")
         }
-        logger.info("starting", metadata: ["mode": "\(note)", "server": "\(clientConfiguration.server)", "listen": "\(listen)"])
+        logger.info(
+            "starting",
+            metadata: [
+                "mode": "\(note)", "server": "\(clientConfiguration.server)", "listen": "\(listen)",
+                "streamAuth": "\(configuration.streamAuthentication.map { "tokenreview (audience \($0.audience), users \($0.allowedUsers.sorted().joined(separator: ",")))" } ?? "none: anyone who can connect reads the ack stream")",
+            ])
 
         let client: KubeClient
         do {
@@ -134,4 +153,9 @@ struct AgentCommand: AsyncParsableCommand {
         guard !host.isEmpty else { return nil }
         return (host, port)
     }
+}
+
+/// `settle agent --stream-auth`.
+enum StreamAuthChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case auto, tokenreview, none
 }

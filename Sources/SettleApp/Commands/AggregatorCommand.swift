@@ -64,6 +64,11 @@ struct AggregatorCommand: AsyncParsableCommand {
     @Option(help: "How long endpoints that left every EndpointSlice, and their pods, are remembered.")
     var remember = DurationArgument("10m")
 
+    @Option(help: "A file with the bearer token to present to agents, re-read on every connection (default: \(AggregatorCommand.projectedTokenPath) when it exists, the token daemonset/ projects for the agents' audience; none otherwise).")
+    var agentTokenFile: String?
+
+    static let projectedTokenPath = "/var/run/secrets/settle/token"
+
     @Flag(help: "Do not watch Node objects (no NotReady or deletion exclusions).")
     var noNodeWatch = false
 
@@ -119,10 +124,15 @@ struct AggregatorCommand: AsyncParsableCommand {
                 throw Terminal.failure("no agents to read: pass --agent NODE=URL, or --agent-namespace to discover agent pods")
             }
         }
-        let configuration = AggregatorConfiguration(
+        var configuration = AggregatorConfiguration(
             staticAgents: statics, agentNamespace: namespace, agentSelector: agentSelector, agentPort: agentPort,
             watchNodes: !noNodeWatch, unknownNodes: unknownNodes, silenceTimeout: silenceTimeout.duration,
             notReadyGrace: notReadyGrace.duration, maxWaiters: maxWaiters, maxWait: maxWait.duration, remember: remember.duration)
+        configuration.agentTokenFile =
+            agentTokenFile ?? (FileManager.default.fileExists(atPath: Self.projectedTokenPath) ? Self.projectedTokenPath : nil)
+        if let file = configuration.agentTokenFile, !FileManager.default.isReadableFile(atPath: file) {
+            throw Terminal.failure("--agent-token-file \(file) cannot be read")
+        }
 
         let clientConfiguration = try api.clientConfiguration(environment: environment)
         let client: KubeClient
