@@ -87,9 +87,19 @@ public enum Command {
     }
 }
 
-/// Polls `condition` until it holds; throws after `timeout` instead of hanging.
+/// How many times longer than on a real machine a test may wait: `SETTLE_TEST_TIME_SCALE` (default
+/// 1). `.ci/vm-test` runs the kernel suites in a VM under software emulation (TCG), tens of times
+/// slower, and sets it there; no test asserts on timing, but their deadlines must not fire first.
+public enum TestTime {
+    public static let scale: Int = ProcessInfo.processInfo.environment["SETTLE_TEST_TIME_SCALE"].flatMap(Int.init).map { max(1, $0) } ?? 1
+
+    /// `timeout` times ``scale``.
+    public static func scaled(_ timeout: Duration) -> Duration { timeout * scale }
+}
+
+/// Polls `condition` until it holds; throws after `timeout` (times ``TestTime/scale``) instead of hanging.
 public func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
+    let deadline = ContinuousClock.now + TestTime.scaled(timeout)
     while ContinuousClock.now < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(10))

@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Run Settle's benchmarks (as root; they build kube-proxy-sized rulesets in a scratch namespace).",
-        subcommands: [DataplaneBench.self, DesiredBench.self, AgentBench.self, AggregatorBench.self, RawDump.self, Load.self]
+        subcommands: [DataplaneBench.self, DesiredBench.self, AgentBench.self, AggregatorBench.self, IPVSBench.self, RawDump.self, Load.self]
     )
 }
 

@@ -251,7 +251,7 @@ final class AgentHarness: Sendable {
 
     /// Waits until the agent's report equals a one-shot evaluation; on timeout, records what differs.
     func expectReportMatchesFreshRead(timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
+        let deadline = ContinuousClock.now + TestTime.scaled(timeout)
         var agent = ConvergenceReport(endpoints: [])
         var fresh = ConvergenceReport(endpoints: [])
         while ContinuousClock.now < deadline {
@@ -276,6 +276,6 @@ final class AgentHarness: Sendable {
 extension AckStreamClient {
     /// Waits for the ack of `key` to satisfy `condition`; returns the ack.
     func wait(for key: AckKey, _ condition: @escaping @Sendable (Ack) -> Bool) async throws -> Ack {
-        try await wait(for: key, timeout: .seconds(30), condition).ack
+        try await wait(for: key, timeout: TestTime.scaled(.seconds(30)), condition).ack
     }
 }
