@@ -17,9 +17,12 @@ struct RBACTests {
     @Test("the agent's ClusterRole grants exactly the verbs and resources the agent uses")
     func agentClusterRoleMatchesRequests() async throws {
         var recorded: [RecordedRequest] = []
-        try await AgentHarness.with([E(ip: "10.1.0.1"), E(ip: "10.1.0.2")]) { h in
+        // As deployed: the ack stream needs a reviewed token (daemonset/agent-daemonset.yaml, --stream-auth=tokenreview).
+        try await AgentHarness.with([E(ip: "10.1.0.1"), E(ip: "10.1.0.2")], configure: { $0.streamAuthentication = .init() }) { h in
+            await h.server.state.setTokenIdentities(
+                ["aggregator-token": TokenIdentity(username: StreamAuthenticator.defaultUser, audiences: [StreamAuthenticator.defaultAudience])])
             let acks = AckStreamClient()
-            await acks.start(url: "http://127.0.0.1:\(h.httpPort)/v1/acks", client: h.http)
+            await acks.start(url: "http://127.0.0.1:\(h.httpPort)/v1/acks", client: h.http, token: "aggregator-token")
             // The preStop flow, so that whatever the agent does on a change is recorded too.
             try await h.setSlice([E(ip: "10.1.0.1"), E(ip: "10.1.0.2", ready: false, serving: false, terminating: true)])
             try h.program(["10.1.0.1"])
