@@ -94,6 +94,8 @@ actor LabSession {
     let apiURL: String
     let onEvent: @Sendable (LabEvent) -> Void
 
+    static let aggregatorUser = "system:serviceaccount:settle-system:settle-aggregator"
+
     private var proxies: [LabKubeProxy] = []
     private var nodeNames: [String] = []
     private var pods: [(pod: LabPod, phase: LabPod.Phase, backend: LabChild)] = []
@@ -190,6 +192,15 @@ actor LabSession {
         follower = Task.detached { [self] in await reflector.run { event in await self.observe(event) } }
 
         onEvent(.step("starting \(n) agents and the aggregator"))
+        // As deployed: agents stream only to the aggregator's token, which the API server reviews.
+        let token = "lab-aggregator-\(UInt64.random(in: 0...UInt64.max))"
+        let tokenFile = children.logDirectory.appendingPathComponent("aggregator-token")
+        do {
+            try token.write(to: tokenFile, atomically: true, encoding: .utf8)
+        } catch {
+            throw LabError("cannot write \(tokenFile.path): \(error.localizedDescription)")
+        }
+        await state.setTokenIdentities([token: TokenIdentity(username: Self.aggregatorUser, audiences: ["settle-agent"])])
         var agentURLs: [String] = []
         for i in 1...n {
             let port = try LabPorts.free()
@@ -198,13 +209,15 @@ actor LabSession {
                 "agent-\(nodeNames[i - 1])",
                 [
                     "agent", "--node", nodeNames[i - 1], "--netns", network.nodeNamespace(i), "--mode", "nftables", "--server", apiURL,
-                    "--listen", "127.0.0.1:\(port)",
+                    "--listen", "127.0.0.1:\(port)", "--stream-auth", "tokenreview", "--stream-user", Self.aggregatorUser,
                 ])
         }
         let aggregatorPort = try LabPorts.free()
         aggregatorURL = "http://127.0.0.1:\(aggregatorPort)"
         let aggregator = try await children.start(
-            "aggregator", ["aggregator", "--server", apiURL, "--listen", "127.0.0.1:\(aggregatorPort)"] + agentURLs.flatMap { ["--agent", $0] })
+            "aggregator",
+            ["aggregator", "--server", apiURL, "--listen", "127.0.0.1:\(aggregatorPort)", "--agent-token-file", tokenFile.path]
+                + agentURLs.flatMap { ["--agent", $0] })
 
         onEvent(.step("waiting until every node's agent reports every pod programmed"))
         for pod in pods {
