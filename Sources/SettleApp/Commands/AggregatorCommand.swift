@@ -146,6 +146,7 @@ struct AggregatorCommand: AsyncParsableCommand {
             metadata: [
                 "server": "\(clientConfiguration.server)", "listen": "\(listen)", "unknownNodes": "\(unknownNodes.rawValue)",
                 "agents": "\(statics.isEmpty ? "pods in \(namespace ?? "?") matching \(agentSelector)" : "\(statics.count) static")",
+                "agentToken": "\(configuration.agentTokenFile ?? "none: agents with --stream-auth tokenreview will refuse this aggregator")",
             ])
         let (host, port) = AgentCommand.hostPort(listen)!
         let runtime = AggregatorRuntime(
