@@ -38,20 +38,19 @@ struct DrainPlan: Sendable, Equatable {
             uncovered.removeAll { $0.contains(best) }
         }
 
+        // Each changed key gets a value no Service selects for it. Then no Service selects the new
+        // labels: one that did before has a changed key in its selector, and one that did not differs
+        // from before only in changed keys, which it cannot select.
         var changes: [String: DrainRecord.Change] = [:]
-        var relabelled = labels
         for key in keys {
             let old = labels[key] ?? ""
+            let selected = Set(services.compactMap { $0.spec.selector?[key] })
             var candidate = Self.drainedValue
             var suffix = 1
-            while true {
-                var trial = relabelled
-                trial[key] = candidate
-                if candidate != old, !services.contains(where: { Self.selects($0, trial) }) { break }
+            while candidate == old || selected.contains(candidate) {
                 suffix += 1
                 candidate = "\(Self.drainedValue)-\(suffix)"
             }
-            relabelled[key] = candidate
             changes[key] = DrainRecord.Change(from: old, to: candidate)
         }
         self.changes = changes
