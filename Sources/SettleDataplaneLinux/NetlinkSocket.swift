@@ -71,12 +71,21 @@ final class NetlinkSocket {
         buffer.withUnsafeBytes { raw in
             var remaining = Int32(received)
             var header = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
-            while mnl_nlmsg_ok(header, remaining) {
+            while Self.isWholeMessage(header, remaining) {
                 handle(header)
                 header = UnsafePointer(mnl_nlmsg_next(header, &remaining))
             }
         }
         return true
+    }
+
+    /// Whether `header` starts a whole message within the `remaining` received bytes: libmnl's
+    /// `mnl_nlmsg_ok`, plus the length compared unsigned. `mnl_nlmsg_ok` compares `(int)nlmsg_len`,
+    /// so a length of 2 GiB or more passes it: the message's parsers would then read past the
+    /// buffer, and `mnl_nlmsg_next` aligns 0xfffffffd…0xffffffff to 0 and returns the same message
+    /// forever (found by fuzzing, issue #9).
+    static func isWholeMessage(_ header: UnsafePointer<nlmsghdr>, _ remaining: Int32) -> Bool {
+        mnl_nlmsg_ok(header, remaining) && header.pointee.nlmsg_len <= UInt32(remaining)
     }
 
     static func error(_ operation: String, _ code: Int32) -> DataplaneError {
@@ -110,7 +119,7 @@ final class NetlinkSocket {
             buffer.withUnsafeBytes { raw in
                 var remaining = Int32(received)
                 var header = raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)
-                while mnl_nlmsg_ok(header, remaining) {
+                while Self.isWholeMessage(header, remaining) {
                     defer { header = UnsafePointer(mnl_nlmsg_next(header, &remaining)) }
                     let message = header.pointee
                     guard message.nlmsg_seq == seq, message.nlmsg_pid == portID || message.nlmsg_pid == 0 else { continue }
