@@ -21,26 +21,7 @@ struct AggregatorEndToEndTests {
 
     @Test func preStopWaitIsReleasedWhenTheKernelDropsTheEndpoint() async throws {
         try await AgentHarness.with([E(ip: "10.1.0.1"), E(ip: "10.1.0.2"), E(ip: "10.1.0.3", ready: false, serving: false)]) { h in
-            let client = try KubeClient(
-                configuration: KubeClientConfiguration(server: "http://127.0.0.1:\(try await h.server.waitForPort())"),
-                logger: AgentHarness.quietLogger)
-            let runtime = AggregatorRuntime(
-                configuration: AggregatorConfiguration(
-                    staticAgents: [WebCluster.node: "http://127.0.0.1:\(h.httpPort)"], watchNodes: false,
-                    tickInterval: .milliseconds(50), reconnectInitial: .milliseconds(50)),
-                http: .init(host: "127.0.0.1", port: 0), client: client, logger: AgentHarness.quietLogger)
-            let task = Task { try await runtime.run() }
-            do {
-                try await Self.run(h, port: try await runtime.http.waitForPort())
-            } catch {
-                task.cancel()
-                _ = try? await task.value
-                try? await client.shutdown()
-                throw error
-            }
-            task.cancel()
-            _ = try? await task.value
-            try await client.shutdown()
+            try await h.withAggregator { port in try await Self.run(h, port: port) }
         }
     }
 

@@ -97,18 +97,10 @@ struct StreamAuthTests {
             let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("settle-token-\(UUID().uuidString)")
             try "forged\n".write(to: tokenFile, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: tokenFile) }
-            let client = try KubeClient(
-                configuration: KubeClientConfiguration(server: "http://127.0.0.1:\(try await h.server.waitForPort())"),
-                logger: AgentHarness.quietLogger)
-            var configuration = AggregatorConfiguration(
-                staticAgents: [WebCluster.node: "http://127.0.0.1:\(h.httpPort)"], watchNodes: false,
-                tickInterval: .milliseconds(50), reconnectInitial: .milliseconds(50), reconnectMaximum: .milliseconds(200))
-            configuration.agentTokenFile = tokenFile.path
-            let runtime = AggregatorRuntime(
-                configuration: configuration, http: .init(host: "127.0.0.1", port: 0), client: client, logger: AgentHarness.quietLogger)
-            let task = Task { try await runtime.run() }
-            do {
-                let port = try await runtime.http.waitForPort()
+            try await h.withAggregator(configure: {
+                $0.reconnectMaximum = .milliseconds(200)
+                $0.agentTokenFile = tokenFile.path
+            }) { port in
                 func nodes() async throws -> NodesAnswer {
                     let response = try await h.http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/nodes"), timeout: .seconds(10))
                     return try AckWire.decoder.decode(
@@ -122,15 +114,7 @@ struct StreamAuthTests {
                 // kubelet writes a valid (rotated) token: the next connection presents it.
                 try "good\n".write(to: tokenFile, atomically: true, encoding: .utf8)
                 try await eventually("the aggregator to read the agent with the new token") { (try? await nodes())?.counts.healthy == 1 }
-            } catch {
-                task.cancel()
-                _ = try? await task.value
-                try? await client.shutdown()
-                throw error
             }
-            task.cancel()
-            _ = try? await task.value
-            try await client.shutdown()
         }
     }
 }
