@@ -30,7 +30,7 @@ enum Discovery {
     static func resourceList(groupVersion: String, _ resources: [APIResource]) -> JSONValue? {
         let served = resources.filter { $0.groupVersion == groupVersion }
         guard !served.isEmpty || groupVersion == "v1" else { return nil }
-        let verbs: JSONValue = .array(["create", "delete", "get", "list", "update", "watch"])
+        let verbs: JSONValue = .array(["create", "delete", "get", "list", "patch", "update", "watch"])
         let entries: [JSONValue] = served.map { resource in
             var entry: JSONValue = .object([
                 "name": .string(resource.resource), "singularName": .string(resource.singularName),
