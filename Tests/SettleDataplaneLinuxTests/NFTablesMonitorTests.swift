@@ -46,7 +46,7 @@ struct NFTablesMonitorTests {
 
         /// Waits until the monitor's answer equals a fresh full read (a failure after 30 s).
         func converge(_ ns: TestNamespace, _ comment: Comment = "") async throws {
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + TestTime.scaled(.seconds(30))
             var fresh: DataplaneSnapshot
             repeat {
                 fresh = try await NFTablesReader(netns: ns.name).read()
@@ -58,7 +58,7 @@ struct NFTablesMonitorTests {
 
         /// Waits until an update of the given kind arrived (a failure after 30 s).
         func waitFor(_ kind: NFTablesMonitorUpdate.Kind, _ comment: Comment = "") async throws {
-            let deadline = ContinuousClock.now + .seconds(30)
+            let deadline = ContinuousClock.now + TestTime.scaled(.seconds(30))
             while ContinuousClock.now < deadline {
                 if kinds.contains(kind) { return }
                 try await Task.sleep(for: .milliseconds(20))

@@ -149,7 +149,7 @@ final class AgentHarness: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }
             defer { group.cancelAll() }
-            let apiPort = try await server.waitForPort()
+            let apiPort = try await server.waitForPort(timeout: TestTime.scaled(.seconds(30)))
 
             var configuration = AgentConfiguration(nodeName: WebCluster.node)
             switch dataplane {
@@ -169,7 +169,7 @@ final class AgentHarness: Sendable {
                 http: .init(host: "127.0.0.1", port: 0, heartbeatInterval: .milliseconds(200)),
                 client: client, follower: follower, logger: quietLogger)
             group.addTask { try await runtime.run() }
-            let httpPort = try await runtime.http.waitForPort()
+            let httpPort = try await runtime.http.waitForPort(timeout: TestTime.scaled(.seconds(30)))
             let harness = AgentHarness(
                 ns: ns, server: server, runtime: runtime, httpPort: httpPort, writer: writer, rules: rules, dataplane: dataplane)
             do {
@@ -267,7 +267,7 @@ final class AgentHarness: Sendable {
 
     func get(_ path: String) async throws -> (status: Int, body: String) {
         let request = HTTPClientRequest(url: "http://127.0.0.1:\(httpPort)\(path)")
-        let response = try await http.execute(request, timeout: .seconds(10))
+        let response = try await http.execute(request, timeout: .seconds(Int64(10 * TestTime.scale)))
         let body = try await response.body.collect(upTo: 16 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
