@@ -1,0 +1,23 @@
+import SettleAcks
+
+/// An agent's `/v1/acks` stream as the aggregator reads it: the first byte sets the chunk size the
+/// rest arrives in (TCP cuts anywhere), with a small line limit so overlong lines are reached too.
+/// Every decoded message must survive encoding and decoding again unchanged.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzAckStream(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start, count > 0 else { return 0 }
+    let chunkSize = Int(start[0]) + 1
+    let bytes = UnsafeBufferPointer(start: start + 1, count: count - 1)
+    var decoder = AckStreamDecoder(maxLineBytes: 1 << 16)
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        guard let messages = try? decoder.feed(UnsafeBufferPointer(rebasing: bytes[offset..<end])) else { return 0 }
+        for message in messages {
+            _ = AckWire.encode(message)
+        }
+        offset = end
+    }
+    _ = AckWire.parseWireTime(String(decoding: bytes.prefix(64), as: UTF8.self))
+    return 0
+}

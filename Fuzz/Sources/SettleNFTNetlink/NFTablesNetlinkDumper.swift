@@ -1,0 +1,1 @@
+../../../Sources/SettleDataplaneLinux/NFTables/NFTablesNetlinkDumper.swift

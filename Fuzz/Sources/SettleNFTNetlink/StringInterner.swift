@@ -1,0 +1,1 @@
+../../../Sources/SettleDataplaneLinux/NFTables/StringInterner.swift

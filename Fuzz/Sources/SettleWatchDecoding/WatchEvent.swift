@@ -1,0 +1,1 @@
+../../../Sources/SettleKubeClient/WatchEvent.swift
