@@ -2,7 +2,8 @@ import SettleKube
 import SettleWatchDecoding
 
 /// A watch response body as the reflector reads it: the first byte picks the object type
-/// (EndpointSlice, Service, Node) and the chunk size; the rest is framed into lines and decoded.
+/// (EndpointSlice, Service, Node) and the chunk size; the rest is framed into lines (at most 1 KiB,
+/// so the line limit is reached too) and decoded.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzWatchEvents(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let start, count > 0 else { return 0 }
@@ -17,7 +18,7 @@ public func fuzzWatchEvents(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CIn
 }
 
 private func decode<T: KubeObject>(_: T.Type, _ bytes: UnsafeBufferPointer<UInt8>, chunkSize: Int) {
-    var decoder = WatchEventDecoder<T>(maximumLineLength: 1 << 16)
+    var decoder = WatchEventDecoder<T>(maximumLineLength: 1024)
     var offset = 0
     while offset < bytes.count {
         let end = min(offset + chunkSize, bytes.count)
