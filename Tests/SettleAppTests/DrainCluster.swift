@@ -164,41 +164,12 @@ final class DrainAgent: Sendable {
 
     static func start(node: String, server: APIServer) async throws -> DrainAgent {
         let held = Shared<String?>(nil)
-        let watch: @Sendable () async -> String = {
+        let watch: @Sendable () async -> String? = {
             if let version = held.get() { return version }
             return await server.state.resourceVersion
         }
-        let router = Router()
-        router.get("/v1/acks") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/x-ndjson"],
-                body: ResponseBody { writer in
-                    let epoch = "00000000000000d1"
-                    let snapshot = AckMessage.snapshot(
-                        AckSnapshot(node: node, epoch: epoch, seq: 0, ready: true, watch: await watch(), acks: [], mode: "nftables"))
-                    try await writer.write(ByteBuffer(bytes: AckWire.encode(snapshot)))
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(200))
-                        let beat = AckMessage.heartbeat(AckHeartbeat(epoch: epoch, seq: 0, time: Date(), ready: true, watch: await watch()))
-                        try await writer.write(ByteBuffer(bytes: AckWire.encode(beat)))
-                    }
-                    try await writer.finish(nil)
-                })
-        }
-        var logger = Logger(label: "settle.test.drain-agent")
-        logger.logLevel = .critical
-        let bound = Shared<Int?>(nil)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
-            onServerRunning: { channel in bound.set(channel.localAddress?.port) }, logger: logger)
-        let task = Task { try await app.run() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if let port = bound.get() { return DrainAgent(port: port, task: task, held: held) }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        task.cancel()
-        throw TestFailure("the stand-in agent for \(node) did not start listening")
+        let (port, task) = try await StandInAckStream.serve(node: node, epoch: "00000000000000d1", watch: watch)
+        return DrainAgent(port: port, task: task, held: held)
     }
 }
 

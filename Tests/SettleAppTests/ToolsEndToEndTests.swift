@@ -134,44 +134,9 @@ final class StandInAgent: Sendable {
         let watch: @Sendable () async -> String? = {
             try? await server.state.get(V1EndpointSlice.self, namespace: "shop", name: "web-1").metadata.resourceVersion
         }
-        let router = Router()
-        router.get("/v1/acks") { _, _ in
-            Response(
-                status: .ok, headers: [.contentType: "application/x-ndjson"],
-                body: ResponseBody { writer in
-                    let epoch = "00000000000000e2"
-                    let snapshot = AckMessage.snapshot(
-                        AckSnapshot(node: node, epoch: epoch, seq: 0, ready: true, watch: await watch(), acks: [], mode: "nftables"))
-                    try await writer.write(ByteBuffer(bytes: AckWire.encode(snapshot)))
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: .milliseconds(200))
-                        let beat = AckMessage.heartbeat(AckHeartbeat(epoch: epoch, seq: 0, time: Date(), ready: true, watch: await watch()))
-                        try await writer.write(ByteBuffer(bytes: AckWire.encode(beat)))
-                    }
-                    try await writer.finish(nil)
-                })
-        }
-        var logger = Logger(label: "settle.test.stand-in-agent")
-        logger.logLevel = .critical
-        let bound = BoundPortBox()
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
-            onServerRunning: { channel in bound.set(channel.localAddress?.port) }, logger: logger)
-        let task = Task { try await app.run() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if let port = bound.get() { return StandInAgent(port: port, task: task) }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        task.cancel()
-        throw TestFailure("the stand-in agent did not start listening")
+        let (port, task) = try await StandInAckStream.serve(node: node, epoch: "00000000000000e2", watch: watch)
+        return StandInAgent(port: port, task: task)
     }
 
     func stop() { task.cancel() }
-}
-
-private final class BoundPortBox: Sendable {
-    private let port = Mutex<Int?>(nil)
-    func set(_ value: Int?) { port.withLock { $0 = value } }
-    func get() -> Int? { port.withLock { $0 } }
 }
