@@ -104,6 +104,8 @@ actor LabSession {
     private var clients: [(node: String, child: LabChild)] = []
     /// The lab's kube-proxies watch the slice through the API, as kube-proxies do.
     private let client: KubeClient
+    /// The kube-proxies' client and watch log only what is critical (the lab's output is its report).
+    private let logger: Logger
     private var follower: Task<Void, Never>?
     /// The slice's resourceVersion the kube-proxies were last handed.
     private var observedVersion: String?
@@ -120,6 +122,7 @@ actor LabSession {
         self.onEvent = onEvent
         var logger = Logger(label: "settle.lab.kube-proxy")
         logger.logLevel = .critical
+        self.logger = logger
         client = try KubeClient(configuration: KubeClientConfiguration(server: apiURL), logger: logger)
     }
 
@@ -185,8 +188,6 @@ actor LabSession {
             try await proxy.programNow(LabCluster.proxyPorts(service: LabCluster.service(), slice: slice, node: nodeNames[i - 1]))
             proxies.append(proxy)
         }
-        var logger = Logger(label: "settle.lab.kube-proxy")
-        logger.logLevel = .critical
         let reflector = Reflector<V1EndpointSlice>(
             client: client, selection: ResourceSelection(namespace: LabCluster.namespace), logger: logger)
         follower = Task.detached { [self] in await reflector.run { event in await self.observe(event) } }

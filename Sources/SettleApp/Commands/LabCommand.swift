@@ -75,17 +75,9 @@ struct LabCommand: AsyncParsableCommand {
     @Option(help: "Directory for report.md, summary.json, timeline.svg and logs/.")
     var out = "settle-lab"
 
-    func validate() throws {
-        var check = LabConfiguration(output: URL(fileURLWithPath: out), settle: "")
-        check.nodes = nodes
-        check.pods = pods
-        check.deletions = deletions
-        check.rate = rate
-        if let problem = check.problem { throw ValidationError(problem) }
-    }
-
-    func run() async throws {
-        var configuration = LabConfiguration(output: URL(fileURLWithPath: out), settle: Self.ownExecutable())
+    /// The lab these flags describe, run with the `settle` binary at `settle`.
+    func configuration(settle: String) -> LabConfiguration {
+        var configuration = LabConfiguration(output: URL(fileURLWithPath: out), settle: settle)
         configuration.nodes = nodes
         configuration.pods = pods
         configuration.lag = lag
@@ -94,6 +86,15 @@ struct LabCommand: AsyncParsableCommand {
         configuration.deletions = deletions
         configuration.rate = rate
         configuration.seed = seed
+        return configuration
+    }
+
+    func validate() throws {
+        if let problem = configuration(settle: "").problem { throw ValidationError(problem) }
+    }
+
+    func run() async throws {
+        let configuration = configuration(settle: Self.ownExecutable())
 
         let progress = LabProgress()
         let lab = LabRun(configuration: configuration) { progress.show($0) }
